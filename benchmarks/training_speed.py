@@ -1,0 +1,99 @@
+"""Training speed of the library's GANs on this machine: images per second, with ratios.
+
+Not a test: it prints figures measured in one run, so the ratios compare like
+with like on a shared, noisy machine. Each figure is the best of ``--repeats``
+timed runs of ``--steps`` training steps (batch 128), after one warm-up call
+that compiles. Run:
+
+    python benchmarks/training_speed.py            # all cases
+    python benchmarks/training_speed.py --quick    # fewer steps
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+import jax
+import numpy as np
+import optax
+from flax import nnx
+
+from gan_lessons import data, training
+from gan_lessons.models import CPU, PAPER, MLPDiscriminator, MLPGenerator, make_dcgan
+
+BATCH = 128
+
+
+def time_training(d_state, g_state, batches, runner, repeats):
+    key = jax.random.key(1)
+    start = time.perf_counter()
+    training.train(d_state, g_state, batches[:2], key, runner=runner, chunk_steps=2, progress=False)
+    compile_seconds = time.perf_counter() - start
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        _, g_after, _ = training.train(d_state, g_state, batches, key, runner=runner,
+                                       chunk_steps=len(batches), progress=False)
+        jax.block_until_ready(g_after.params)
+        best = min(best, time.perf_counter() - start)
+    return len(batches) * BATCH / best, compile_seconds
+
+
+def dcgan_states(config, fast_gradient):
+    generator, discriminator = make_dcgan(config, jax.random.key(0), fast_gradient=fast_gradient)
+    return (training.PlayerState.create(discriminator, training.dcgan_optimizer()),
+            training.PlayerState.create(generator, training.dcgan_optimizer()))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=30, help="timed steps per run for the paper DCGAN")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    steps = 8 if args.quick else args.steps
+
+    print(f"jax {jax.__version__} on {jax.devices()[0].platform}, {os.cpu_count()} cores, {platform.processor()}")
+    images, _ = data.load_mnist("train")
+    batches = data.epoch_batches(jax.random.key(0), images, BATCH)
+    results = {}
+    cases = [
+        ("paper, stock transposed conv", PAPER, False, steps),
+        ("paper, custom-VJP transposed conv", PAPER, True, steps),
+        ("cpu, stock transposed conv", CPU, False, steps * 8),
+        ("cpu, custom-VJP transposed conv", CPU, True, steps * 8),
+    ]
+    print(f"\nDCGAN, Python loop over the jitted step, batch {BATCH}")
+    print(f"{'case':40s} {'images/s':>10s} {'compile s':>10s}")
+    for name, config, fast, case_steps in cases:
+        d_state, g_state = dcgan_states(config, fast)
+        rate, compile_seconds = time_training(d_state, g_state, batches[:case_steps], "loop", args.repeats)
+        results[name] = rate
+        print(f"{name:40s} {rate:10.1f} {compile_seconds:10.2f}", flush=True)
+
+    paper = results["paper, custom-VJP transposed conv"]
+    print("\nratios measured in this run:")
+    print(f"  custom VJP / stock, paper:  {paper / results['paper, stock transposed conv']:.2f}x")
+    print(f"  custom VJP / stock, cpu:    {results['cpu, custom-VJP transposed conv'] / results['cpu, stock transposed conv']:.2f}x")
+    print(f"  cpu / paper (both custom):  {results['cpu, custom-VJP transposed conv'] / paper:.2f}x")
+    print(f"  cpu / paper (both stock):   {results['cpu, stock transposed conv'] / results['paper, stock transposed conv']:.2f}x")
+
+    print(f"\nMLP GAN on the ring of 8 Gaussians, batch {BATCH}: runner comparison")
+    ring = data.ring_of_gaussians()
+    toy_batches = np.asarray(ring.sample(jax.random.key(3), 200 * BATCH)).reshape(200, BATCH, 2)
+    rates = {}
+    for runner in ("scan", "loop"):
+        generator = MLPGenerator(16, (2,), rngs=nnx.Rngs(0))
+        discriminator = MLPDiscriminator((2,), rngs=nnx.Rngs(1))
+        d_state = training.PlayerState.create(discriminator, optax.adam(1e-3, b1=0.5))
+        g_state = training.PlayerState.create(generator, optax.adam(1e-3, b1=0.5))
+        rates[runner], _ = time_training(d_state, g_state, toy_batches, runner, args.repeats)
+        print(f"  {runner:5s} {rates[runner]:12.0f} images/s", flush=True)
+    print(f"  scan / loop: {rates['scan'] / rates['loop']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,187 @@
+"""Generators and discriminators: an MLP pair and a DCGAN pair with two sizes.
+
+Every generator maps a latent batch z (B, latent_dim) to samples; every
+discriminator maps samples to one *logit* per example (B,) — the losses apply
+the sigmoid themselves, which is numerically stable — and exposes
+``features(x)``, its intermediate activations, for the feature-learning chapters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from gan_lessons.layers import ConvTranspose
+
+DCGAN_INIT = nnx.initializers.normal(0.02)  # Radford et al. 2015, §4: weights ~ N(0, 0.02)
+BATCHNORM_MOMENTUM = 0.9  # running averages settle within a few hundred steps
+
+
+def leaky_relu(x):
+    return jax.nn.leaky_relu(x, negative_slope=0.2)  # DCGAN's slope for the discriminator
+
+
+# ------------------------------------------------------------------------ MLP
+
+
+class MLPGenerator(nnx.Module):
+    """z (B, latent_dim) → samples (B, *output_shape): Dense-ReLU layers, then a linear or tanh output."""
+
+    def __init__(self, latent_dim, output_shape, hidden=(128, 128), tanh_output=False, *, rngs: nnx.Rngs):
+        self.latent_dim = latent_dim
+        self.output_shape = tuple(output_shape)
+        self.tanh_output = tanh_output
+        sizes = (latent_dim, *hidden)
+        self.hidden = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(sizes[:-1], sizes[1:])])
+        output_size = 1
+        for size in self.output_shape:
+            output_size *= size
+        self.output = nnx.Linear(sizes[-1], output_size, rngs=rngs)
+
+    def __call__(self, z):
+        h = z  # (B, latent_dim)
+        for layer in self.hidden:
+            h = jax.nn.relu(layer(h))  # (B, hidden[i])
+        x = self.output(h)  # (B, prod(output_shape))
+        x = jnp.tanh(x) if self.tanh_output else x
+        return x.reshape(z.shape[0], *self.output_shape)  # (B, *output_shape)
+
+
+class MLPDiscriminator(nnx.Module):
+    """samples (B, *input_shape) → logits (B,): flatten, Dense-LeakyReLU layers, one linear logit."""
+
+    def __init__(self, input_shape, hidden=(128, 128), *, rngs: nnx.Rngs):
+        input_size = 1
+        for size in input_shape:
+            input_size *= size
+        sizes = (input_size, *hidden)
+        self.hidden = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(sizes[:-1], sizes[1:])])
+        self.output = nnx.Linear(sizes[-1], 1, rngs=rngs)
+
+    def features(self, x):
+        """The activations of every hidden layer: a list of (B, hidden[i])."""
+        h = x.reshape(x.shape[0], -1)  # (B, prod(input_shape)): images must be flattened for Dense
+        activations = []
+        for layer in self.hidden:
+            h = leaky_relu(layer(h))  # (B, hidden[i])
+            activations.append(h)
+        return activations
+
+    def __call__(self, x):
+        return self.output(self.features(x)[-1])[:, 0]  # (B,)
+
+
+# ---------------------------------------------------------------------- DCGAN
+
+
+@dataclass(frozen=True)
+class DCGANConfig:
+    """The sizes of a DCGAN for 28×28×1 images.
+
+    The generator projects z to a (7, 7, projection_channels) block, then each
+    entry (channels, stride) of ``generator_layers`` is a transposed convolution;
+    the last one has 1 channel and a tanh. The discriminator has one stride-2
+    convolution per entry of ``discriminator_channels``, then a Dense logit.
+    """
+
+    name: str
+    latent_dim: int
+    projection_channels: int
+    generator_layers: tuple[tuple[int, int], ...]
+    discriminator_channels: tuple[int, ...]
+    kernel_size: int
+
+
+# The seed article's model: Dense → 7×7×256, ConvT 5×5 to 128 (stride 1), to 64 (2), to 1 (2).
+PAPER = DCGANConfig("paper", 100, 256, ((128, 1), (64, 2), (1, 2)), (64, 128), 5)
+# A quarter of G's channels, an eighth of D's, 4×4 kernels and no stride-1 layer.
+CPU = DCGANConfig("cpu", 100, 64, ((32, 2), (1, 2)), (16, 32), 4)
+CONFIGS = {config.name: config for config in (PAPER, CPU)}
+
+
+class DCGANGenerator(nnx.Module):
+    """z (B, latent_dim) → images (B, 28, 28, 1) in [-1, 1].
+
+    Shapes for ``paper`` (``cpu`` in brackets):
+        Dense + BN + ReLU    (B, 7·7·256)   [(B, 7·7·64)]   → reshape (B, 7, 7, 256) [(B, 7, 7, 64)]
+        ConvT s1 + BN + ReLU (B, 7, 7, 128)
+        ConvT s2 + BN + ReLU (B, 14, 14, 64) [(B, 14, 14, 32)]
+        ConvT s2 + tanh      (B, 28, 28, 1)  [(B, 28, 28, 1)]
+    """
+
+    def __init__(self, config: DCGANConfig = CPU, *, fast_gradient=True, rngs: nnx.Rngs):
+        self.config = config
+        self.latent_dim = config.latent_dim
+        c0 = config.projection_channels
+        self.project = nnx.Linear(config.latent_dim, 7 * 7 * c0, use_bias=False, kernel_init=DCGAN_INIT, rngs=rngs)
+        self.project_norm = nnx.BatchNorm(7 * 7 * c0, momentum=BATCHNORM_MOMENTUM, rngs=rngs)
+        channels = [c0] + [c for c, _ in config.generator_layers]
+        self.upsample = nnx.List([
+            ConvTranspose(c_in, c_out, config.kernel_size, stride, use_bias=(c_out == 1),
+                          fast_gradient=fast_gradient, rngs=rngs)
+            for c_in, (c_out, stride) in zip(channels[:-1], config.generator_layers)
+        ])
+        # BatchNorm after every transposed convolution except the output (DCGAN §3)
+        self.norms = nnx.List([
+            nnx.BatchNorm(c, momentum=BATCHNORM_MOMENTUM, rngs=rngs) for c in channels[1:-1]
+        ])
+
+    def __call__(self, z):
+        h = jax.nn.relu(self.project_norm(self.project(z)))  # (B, 7·7·c0)
+        h = h.reshape(z.shape[0], 7, 7, self.config.projection_channels)  # (B, 7, 7, c0)
+        for layer, norm in zip(self.upsample[:-1], self.norms):
+            h = jax.nn.relu(norm(layer(h)))  # (B, H·s, W·s, c): see the class docstring
+        return jnp.tanh(self.upsample[-1](h))  # (B, 28, 28, 1)
+
+
+class DCGANDiscriminator(nnx.Module):
+    """images (B, 28, 28, 1) → logits (B,).
+
+    Shapes for ``paper`` (``cpu`` in brackets):
+        Conv s2 + LeakyReLU       (B, 14, 14, 64) [(B, 14, 14, 16)]   no BatchNorm on the input layer
+        Conv s2 + BN + LeakyReLU  (B, 7, 7, 128)  [(B, 7, 7, 32)]
+        flatten + Dense           (B,)
+    """
+
+    def __init__(self, config: DCGANConfig = CPU, *, rngs: nnx.Rngs):
+        self.config = config
+        channels = (1, *config.discriminator_channels)
+        k = config.kernel_size
+        self.convs = nnx.List([
+            nnx.Conv(c_in, c_out, (k, k), strides=2, kernel_init=DCGAN_INIT, rngs=rngs)
+            for c_in, c_out in zip(channels[:-1], channels[1:])
+        ])
+        self.norms = nnx.List([
+            nnx.BatchNorm(c, momentum=BATCHNORM_MOMENTUM, rngs=rngs) for c in channels[2:]
+        ])
+        side = 28 // 2 ** len(self.convs)
+        self.output = nnx.Linear(side * side * channels[-1], 1, kernel_init=DCGAN_INIT, rngs=rngs)
+
+    def features(self, x):
+        """The activation after each convolution: [(B, 14, 14, c1), (B, 7, 7, c2)]."""
+        h = leaky_relu(self.convs[0](x))  # (B, 14, 14, c1)
+        activations = [h]
+        for conv, norm in zip(self.convs[1:], self.norms):
+            h = leaky_relu(norm(conv(h)))  # (B, H/2, W/2, c)
+            activations.append(h)
+        return activations
+
+    def __call__(self, x):
+        h = self.features(x)[-1]  # (B, 7, 7, c2)
+        return self.output(h.reshape(x.shape[0], -1))[:, 0]  # (B,)
+
+
+def make_dcgan(config: DCGANConfig | str, key: jax.Array, fast_gradient=True):
+    """A (generator, discriminator) pair, initialised from two keys split off ``key``."""
+    config = CONFIGS[config] if isinstance(config, str) else config
+    generator_key, discriminator_key = jax.random.split(key)
+    generator = DCGANGenerator(config, fast_gradient=fast_gradient, rngs=nnx.Rngs(generator_key))
+    discriminator = DCGANDiscriminator(config, rngs=nnx.Rngs(discriminator_key))
+    return generator, discriminator
+
+
+def count_parameters(model: nnx.Module) -> int:
+    return sum(x.size for x in jax.tree.leaves(nnx.state(model, nnx.Param)))

@@ -1,0 +1,222 @@
+"""Pure, jitted training steps for the two players, and runners for many steps.
+
+Each player has its own ``PlayerState``: the model's structure (``graphdef``,
+static), its parameters, its BatchNorm running statistics and its optimiser
+state. ``d_step`` takes both states and returns only a new discriminator state;
+``g_step`` returns only a new generator state. So each player's gradient can
+only ever reach its own parameters.
+
+Hot loops use ``nnx.split`` + ``jax.jit`` on plain pytrees, as Flax's
+performance guide advises (``nnx.jit`` re-walks the object graph on every call).
+"""
+
+from __future__ import annotations
+
+import collections
+from functools import partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx, struct
+from jax import lax
+
+from gan_lessons import losses
+from gan_lessons.layers import ConvTranspose
+
+# How many times each step function has been traced (compiled). A Python side
+# effect runs only while JAX traces, so this counts compilations, not calls.
+TRACE_COUNTS: collections.Counter = collections.Counter()
+
+
+class PlayerState(struct.PyTreeNode):
+    """Everything one player needs to train, as a pytree of arrays."""
+
+    graphdef: Any = struct.field(pytree_node=False)
+    optimizer: optax.GradientTransformation = struct.field(pytree_node=False)
+    params: Any
+    batch_stats: Any  # everything that is not a parameter: BatchNorm's running mean and variance
+    opt_state: Any
+    step: jax.Array
+
+    @classmethod
+    def create(cls, model: nnx.Module, optimizer: optax.GradientTransformation) -> "PlayerState":
+        graphdef, params, batch_stats = nnx.split(model, nnx.Param, ...)
+        return cls(graphdef, optimizer, params, batch_stats, optimizer.init(params), jnp.zeros((), jnp.int32))
+
+    def model(self, train: bool = False) -> nnx.Module:
+        """A live Flax module with this state's weights, in training or evaluation mode."""
+        model = nnx.merge(self.graphdef, self.params, self.batch_stats)
+        model.train() if train else model.eval()
+        return model
+
+
+def dcgan_optimizer(learning_rate=2e-4, b1=0.5):
+    """Adam with DCGAN's settings (Radford et al. 2015: lr 2e-4, β1 = 0.5)."""
+    return optax.adam(learning_rate, b1=b1)
+
+
+def apply_model(state: PlayerState, params, batch_stats, inputs, train: bool):
+    """Run the player's model as a pure function; return outputs and updated BatchNorm statistics."""
+    # copy=True: fresh Variables at this trace level, so BatchNorm may update them inside jax.grad
+    model = nnx.merge(state.graphdef, params, batch_stats, copy=True)
+    model.train() if train else model.eval()  # BatchNorm: batch statistics vs running averages
+    outputs = model(inputs)
+    _, _, new_batch_stats = nnx.split(model, nnx.Param, ...)
+    return outputs, new_batch_stats
+
+
+def latent_dim(state: PlayerState) -> int:
+    return nnx.merge(state.graphdef, state.params, state.batch_stats).latent_dim
+
+
+def sample_latent(key: jax.Array, count: int, dim: int) -> jax.Array:
+    """z ~ N(0, I): (count, dim)."""
+    return jax.random.normal(key, (count, dim))
+
+
+def _update(state: PlayerState, grads, batch_stats) -> PlayerState:
+    updates, opt_state = state.optimizer.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    return state.replace(params=params, batch_stats=batch_stats, opt_state=opt_state, step=state.step + 1)
+
+
+def _d_step(d_state, g_state, real, key):
+    TRACE_COUNTS["d_step"] += 1
+    z = sample_latent(key, real.shape[0], latent_dim(g_state))
+    fake, _ = apply_model(g_state, g_state.params, g_state.batch_stats, z, train=True)
+    fake = lax.stop_gradient(fake)  # D's loss must not reach G's parameters
+
+    def loss_fn(params):
+        # Real and fake go through D separately, so BatchNorm never mixes their statistics.
+        real_logits, stats = apply_model(d_state, params, d_state.batch_stats, real, train=True)
+        fake_logits, stats = apply_model(d_state, params, stats, fake, train=True)
+        return losses.d_loss(real_logits, fake_logits), (stats, real_logits, fake_logits)
+
+    (loss, (stats, real_logits, fake_logits)), grads = jax.value_and_grad(loss_fn, has_aux=True)(d_state.params)
+    metrics = {
+        "d_loss": loss,
+        "d_real": jnp.mean(jax.nn.sigmoid(real_logits)),  # D(x), should stay well above D(G(z))
+        "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits)),  # D(G(z))
+    }
+    return _update(d_state, grads, stats), metrics
+
+
+def _g_step(g_state, d_state, batch_size, key, generator_loss):
+    TRACE_COUNTS["g_step"] += 1
+    z = sample_latent(key, batch_size, latent_dim(g_state))
+
+    def loss_fn(params):
+        fake, stats = apply_model(g_state, params, g_state.batch_stats, z, train=True)
+        # D in training mode as in its own step; its updated statistics are thrown away
+        fake_logits, _ = apply_model(d_state, d_state.params, d_state.batch_stats, fake, train=True)
+        return losses.GENERATOR_LOSSES[generator_loss](fake_logits), stats
+
+    (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(g_state.params)
+    return _update(g_state, grads, stats), {"g_loss": loss}
+
+
+@jax.jit
+def d_step(d_state: PlayerState, g_state: PlayerState, real: jax.Array, key: jax.Array):
+    """One discriminator update on a real batch and as many fresh fakes; returns (d_state, metrics)."""
+    return _d_step(d_state, g_state, real, key)
+
+
+@partial(jax.jit, static_argnames=("batch_size", "generator_loss"))
+def g_step(g_state, d_state, batch_size: int, key, generator_loss: str = "non_saturating"):
+    """One generator update on ``batch_size`` fresh fakes; returns (g_state, metrics)."""
+    return _g_step(g_state, d_state, batch_size, key, generator_loss)
+
+
+def _train_step(d_state, g_state, real, key, generator_loss):
+    TRACE_COUNTS["train_step"] += 1
+    d_key, g_key = jax.random.split(key)
+    d_state, d_metrics = _d_step(d_state, g_state, real, d_key)
+    g_state, g_metrics = _g_step(g_state, d_state, real.shape[0], g_key, generator_loss)
+    return d_state, g_state, {**d_metrics, **g_metrics}
+
+
+train_step = jax.jit(_train_step, static_argnames=("generator_loss",))
+train_step.__doc__ = "One D update then one G update: (d_state, g_state, real, key) → (d_state, g_state, metrics)."
+
+
+@partial(jax.jit, static_argnames=("generator_loss",))
+def train_scan(d_state, g_state, real_batches, step_keys, generator_loss="non_saturating"):
+    """``len(real_batches)`` training steps fused into one XLA program by ``lax.scan``.
+
+    ``step_keys`` holds one key per step, so the scan and the Python loop consume
+    the same randomness and reach the same result.
+    """
+    TRACE_COUNTS["train_scan"] += 1
+
+    def body(carry, inputs):
+        real, step_key = inputs
+        d_state, g_state, metrics = _train_step(*carry, real, step_key, generator_loss)
+        return (d_state, g_state), metrics
+
+    (d_state, g_state), metrics = lax.scan(body, (d_state, g_state), (real_batches, step_keys))
+    return d_state, g_state, metrics
+
+
+def has_convolutions(state: PlayerState) -> bool:
+    model = nnx.merge(state.graphdef, state.params, state.batch_stats)
+    return any(isinstance(node, (nnx.Conv, ConvTranspose)) for _, node in nnx.iter_graph(model))
+
+
+def choose_runner(d_state: PlayerState, g_state: PlayerState) -> str:
+    """'scan' for dense models, 'loop' for convolutional ones.
+
+    Measured on a 2-core CPU (benchmarks/): a fused ``lax.scan`` is faster for
+    MLPs, but XLA:CPU runs convolution gradients inside a rolled loop with a
+    naive kernel, tens of times slower (jax-ml/jax#12868), so convolutional
+    models use a Python loop over the jitted ``train_step``.
+    """
+    return "loop" if has_convolutions(d_state) or has_convolutions(g_state) else "scan"
+
+
+def train(d_state, g_state, real_batches, key, generator_loss="non_saturating", runner="auto",
+          chunk_steps=100, progress=True, description="training"):
+    """Train for ``len(real_batches)`` steps; returns (d_state, g_state, metrics as numpy arrays).
+
+    ``real_batches``: (steps, batch, ...). ``runner``: 'auto', 'scan' or 'loop'.
+    The scan runner fuses ``chunk_steps`` steps per call so the progress bar still moves.
+    """
+    from tqdm.auto import tqdm
+
+    runner = choose_runner(d_state, g_state) if runner == "auto" else runner
+    if runner not in ("scan", "loop"):
+        raise ValueError(f"runner must be 'auto', 'scan' or 'loop', got {runner!r}")
+    steps = len(real_batches)
+    chunk = chunk_steps if runner == "scan" else 1
+    step_keys = jax.random.split(key, steps)
+    history = []
+    with tqdm(total=steps, desc=description, disable=not progress, leave=False) as bar:
+        for start in range(0, steps, chunk):
+            if runner == "scan":
+                end = min(start + chunk, steps)
+                d_state, g_state, metrics = train_scan(
+                    d_state, g_state, real_batches[start:end], step_keys[start:end], generator_loss
+                )
+            else:
+                end = start + 1
+                d_state, g_state, metrics = train_step(
+                    d_state, g_state, real_batches[start], step_keys[start], generator_loss
+                )
+            history.append(metrics)
+            bar.update(end - start)
+    stacked = jax.tree.map(lambda *xs: np.concatenate([np.atleast_1d(np.asarray(x)) for x in xs]), *history)
+    return d_state, g_state, stacked
+
+
+@jax.jit
+def generate(g_state: PlayerState, z: jax.Array) -> jax.Array:
+    """G(z) in evaluation mode (BatchNorm uses its running averages)."""
+    return apply_model(g_state, g_state.params, g_state.batch_stats, z, train=False)[0]
+
+
+@jax.jit
+def discriminate(d_state: PlayerState, x: jax.Array) -> jax.Array:
+    """D's logits for x in evaluation mode."""
+    return apply_model(d_state, d_state.params, d_state.batch_stats, x, train=False)[0]
