@@ -30,8 +30,10 @@ def value_at_optimal_discriminator(p_data, p_generator, dx):
     Points where a density is 0 contribute 0 (the limit of p log p).
     """
     p_data, p_generator = np.asarray(p_data, np.float64), np.asarray(p_generator, np.float64)
-    d_star = optimal_discriminator(p_data, p_generator)
+    # log D* = log p_data − log(p_data + p_g) and log(1 − D*) = log p_g − log(p_data + p_g):
+    # written with log-densities, since 1 − D* rounds to 0 where p_g ≪ p_data
     with np.errstate(divide="ignore", invalid="ignore"):
-        real_term = np.where(p_data > 0, p_data * np.log(d_star), 0.0)
-        fake_term = np.where(p_generator > 0, p_generator * np.log1p(-d_star), 0.0)
+        log_total = np.log(p_data + p_generator)
+        real_term = np.where(p_data > 0, p_data * (np.log(p_data) - log_total), 0.0)
+        fake_term = np.where(p_generator > 0, p_generator * (np.log(p_generator) - log_total), 0.0)
     return float(np.sum(real_term + fake_term) * dx)

@@ -1,0 +1,72 @@
+import pickle
+
+import jax
+import numpy as np
+import pytest
+
+from gan_lessons import checkpoint, training
+from gan_lessons.models import make_dcgan
+
+
+def states(config="cpu"):
+    generator, discriminator = make_dcgan(config, jax.random.key(0))
+    return {"g": training.PlayerState.create(generator, training.dcgan_optimizer()),
+            "d": training.PlayerState.create(discriminator, training.dcgan_optimizer())}
+
+
+def test_round_trip_restores_every_array_and_the_config(tmp_path):
+    saved = states()
+    saved["g"] = saved["g"].replace(step=saved["g"].step + 7)
+    path = checkpoint.save_checkpoint(tmp_path / "gan.ckpt", saved, {"architecture": "cpu", "step": 7})
+    loaded, config = checkpoint.load_checkpoint(path, states())
+    assert config == {"architecture": "cpu", "step": 7}
+    for a, b in zip(jax.tree.leaves(saved), jax.tree.leaves(loaded)):
+        np.testing.assert_array_equal(a, b)
+    assert int(loaded["g"].step) == 7
+    assert [p.name for p in tmp_path.iterdir()] == ["gan.ckpt"]  # no temporary file left behind
+    # the loaded state trains
+    training.generate(loaded["g"], jax.numpy.zeros((2, 100)))
+
+
+def test_a_flipped_byte_is_caught_by_the_checksum(tmp_path):
+    path = checkpoint.save_checkpoint(tmp_path / "gan.ckpt", states())
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    path.write_bytes(bytes(raw))
+    with pytest.raises(checkpoint.CheckpointError, match="damaged|not a gan_lessons"):
+        checkpoint.load_checkpoint(path, states())
+
+
+def test_a_truncated_file(tmp_path):
+    path = checkpoint.save_checkpoint(tmp_path / "gan.ckpt", states())
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(checkpoint.CheckpointError):
+        checkpoint.load_checkpoint(path, states())
+
+
+def test_another_architecture_is_named_in_the_error(tmp_path):
+    path = checkpoint.save_checkpoint(tmp_path / "gan.ckpt", states("paper"), {"architecture": "paper"})
+    with pytest.raises(checkpoint.CheckpointError, match="does not match the model") as error:
+        checkpoint.load_checkpoint(path, states("cpu"))
+    assert "paper" in str(error.value)
+
+
+def test_same_names_other_shapes(tmp_path):
+    saved = states()
+    template = jax.tree.map(lambda x: x, saved)
+    template["g"] = template["g"].replace(step=np.zeros((2,), np.int32))
+    path = checkpoint.save_checkpoint(tmp_path / "gan.ckpt", saved)
+    with pytest.raises(checkpoint.CheckpointError, match="another architecture"):
+        checkpoint.load_checkpoint(path, template)
+
+
+def test_a_pickle_file_is_refused_not_executed(tmp_path):
+    path = tmp_path / "evil.ckpt"
+    path.write_bytes(pickle.dumps({"format": checkpoint.FORMAT}))
+    with pytest.raises(checkpoint.CheckpointError, match="not a gan_lessons checkpoint"):
+        checkpoint.load_checkpoint(path, states())
+
+
+def test_missing_file():
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        checkpoint.load_checkpoint("/nonexistent/gan.ckpt", states())

@@ -1,0 +1,102 @@
+import shutil
+
+import jax
+import numpy as np
+import pytest
+
+from gan_lessons import data
+
+
+def test_load_mnist_train_and_test(data_dir):
+    images, labels = data.load_mnist("train", data_dir=data_dir)
+    assert images.shape == (60000, 28, 28, 1) and images.dtype == np.float32
+    assert labels.shape == (60000,) and labels.dtype == np.int32
+    assert images.min() == -1.0 and images.max() == 1.0
+    assert labels[:8].tolist() == [5, 0, 4, 1, 9, 2, 1, 3]  # the well-known first training labels
+    test_images, test_labels = data.load_mnist("test", data_dir=data_dir)
+    assert test_images.shape == (10000, 28, 28, 1)
+    assert np.bincount(test_labels).tolist()[:3] == [980, 1135, 1032]
+
+
+def test_load_fashion_mnist(data_dir):
+    images, labels = data.load_fashion_mnist("test", data_dir=data_dir)
+    assert images.shape == (10000, 28, 28, 1)
+    assert np.bincount(labels).tolist() == [1000] * 10
+
+
+def test_unknown_split_is_a_clear_error(data_dir):
+    with pytest.raises(ValueError, match="split must be one of"):
+        data.load_mnist("validation", data_dir=data_dir)
+
+
+def test_search_order_argument_then_environment_then_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_LESSONS_DATA", str(tmp_path / "from_env"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert data.search_folders(tmp_path / "arg") == [
+        tmp_path / "arg", tmp_path / "from_env", tmp_path / "cache" / "gan_lessons"
+    ]
+    monkeypatch.delenv("GAN_LESSONS_DATA")
+    assert data.search_folders() == [tmp_path / "cache" / "gan_lessons"]
+
+
+def test_environment_variable_is_used(data_dir, monkeypatch):
+    monkeypatch.setenv("GAN_LESSONS_DATA", str(data_dir))
+    images, _ = data.load_mnist("test")
+    assert images.shape == (10000, 28, 28, 1)
+
+
+def test_a_damaged_local_file_is_reported_not_used(data_dir, tmp_path):
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        shutil.copy(data_dir / "mnist" / name, folder / name)
+    with open(folder / "t10k-labels-idx1-ubyte.gz", "r+b") as file:
+        file.seek(100)
+        file.write(b"\xff")
+    with pytest.raises(ValueError, match="damaged"):
+        data.load_mnist("test", data_dir=tmp_path)
+
+
+def test_epoch_batches_are_a_keyed_permutation():
+    values = np.arange(10)
+    batches = data.epoch_batches(jax.random.key(0), values, 3)
+    assert batches.shape == (3, 3)
+    assert len(set(batches.ravel().tolist())) == 9  # no example twice, one dropped
+    np.testing.assert_array_equal(batches, data.epoch_batches(jax.random.key(0), values, 3))
+    assert not np.array_equal(batches, data.epoch_batches(jax.random.key(1), values, 3))
+
+
+def test_epoch_batches_keeps_pairs_together():
+    images, labels = np.arange(20) * 10, np.arange(20)
+    image_batches, label_batches = data.epoch_batches(jax.random.key(0), (images, labels), 4)
+    np.testing.assert_array_equal(image_batches, label_batches * 10)
+
+
+def test_iterate_batches_covers_each_epoch():
+    seen = [int(b) for batch in data.iterate_batches(jax.random.key(0), np.arange(8), 2, epochs=2) for b in batch]
+    assert sorted(seen) == sorted(list(range(8)) * 2)
+
+
+def test_batch_larger_than_data_is_a_clear_error():
+    with pytest.raises(ValueError, match="larger than"):
+        data.epoch_batches(jax.random.key(0), np.arange(3), 4)
+
+
+def test_ring_and_grid_of_gaussians():
+    ring = data.ring_of_gaussians()
+    assert ring.centres.shape == (8, 2)
+    np.testing.assert_allclose(np.linalg.norm(ring.centres, axis=1), 2.0)
+    samples = np.asarray(ring.sample(jax.random.key(0), 4000))
+    distances = np.linalg.norm(samples[:, None] - ring.centres[None], axis=2).min(axis=1)
+    assert distances.max() < 6 * ring.std
+    grid = data.grid_of_gaussians()
+    assert grid.centres.shape == (25, 2)
+    assert set(np.round(grid.centres[:, 0], 6)) == {-4.0, -2.0, 0.0, 2.0, 4.0}
+
+
+def test_gaussian_1d_samples_and_density():
+    gaussian = data.Gaussian1D(mean=3.0, std=0.5)
+    samples = np.asarray(gaussian.sample(jax.random.key(0), 100_000))
+    assert abs(samples.mean() - 3.0) < 0.01 and abs(samples.std() - 0.5) < 0.01
+    grid = np.linspace(-2, 8, 10001)
+    assert abs(np.sum(np.asarray(gaussian.density(grid))) * (grid[1] - grid[0]) - 1.0) < 1e-6

@@ -1,0 +1,46 @@
+"""The custom-VJP transposed convolution against JAX's autodiff of the stock one."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from gan_lessons.layers import ConvTranspose, _adjoint_convolution, conv_transpose, conv_transpose_reference
+
+
+@pytest.mark.parametrize("stride, kernel_size, side", [(1, 5, 7), (2, 5, 7), (2, 4, 14), (2, 3, 5)])
+def test_forward_and_gradients_match_the_stock_layer(stride, kernel_size, side):
+    x_key, w_key, g_key = jax.random.split(jax.random.key(0), 3)
+    x = jax.random.normal(x_key, (2, side, side, 6))
+    kernel = jax.random.normal(w_key, (kernel_size, kernel_size, 6, 4)) * 0.1
+    strides = (stride, stride)
+    y = conv_transpose(x, kernel, strides)
+    assert y.shape == (2, side * stride, side * stride, 4)
+    np.testing.assert_allclose(y, conv_transpose_reference(x, kernel, strides), atol=1e-6)
+    cotangent = jax.random.normal(g_key, y.shape)
+
+    def gradients(function):
+        return jax.grad(lambda x, k: jnp.sum(function(x, k, strides) * cotangent), argnums=(0, 1))(x, kernel)
+
+    for fast, stock in zip(gradients(conv_transpose), gradients(conv_transpose_reference)):
+        np.testing.assert_allclose(fast, stock, rtol=1e-4, atol=1e-4)
+
+
+def test_it_is_the_adjoint_of_a_strided_convolution():
+    x_key, w_key, z_key = jax.random.split(jax.random.key(1), 3)
+    x = jax.random.normal(x_key, (1, 7, 7, 3))
+    kernel = jax.random.normal(w_key, (5, 5, 3, 2))
+    z = jax.random.normal(z_key, (1, 14, 14, 2))
+    lhs = jnp.sum(conv_transpose(x, kernel, (2, 2)) * z)  # ⟨Aᵀx, z⟩
+    rhs = jnp.sum(x * _adjoint_convolution(z, jnp.swapaxes(kernel, 2, 3), (2, 2)))  # ⟨x, Az⟩
+    assert np.isclose(lhs, rhs, rtol=1e-4)
+
+
+def test_module_agrees_with_and_without_fast_gradient():
+    fast = ConvTranspose(3, 2, 4, 2, rngs=nnx.Rngs(0))
+    stock = ConvTranspose(3, 2, 4, 2, fast_gradient=False, rngs=nnx.Rngs(0))
+    x = jax.random.normal(jax.random.key(2), (2, 7, 7, 3))
+    loss = lambda model: jnp.sum(model(x) ** 2)
+    np.testing.assert_allclose(fast(x), stock(x), atol=1e-6)
+    np.testing.assert_allclose(nnx.grad(loss)(fast).kernel[...], nnx.grad(loss)(stock).kernel[...], rtol=1e-4, atol=1e-6)

@@ -1,0 +1,48 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from gan_lessons.models import CPU, PAPER, MLPDiscriminator, MLPGenerator, count_parameters, make_dcgan
+
+
+def test_paper_dcgan_has_the_seed_architecture():
+    generator, discriminator = make_dcgan(PAPER, jax.random.key(0))
+    # Dense 100→12544 (no bias), 3 BatchNorms, ConvT 5×5: 256→128, 128→64, 64→1 (+bias)
+    expected_g = 100 * 12544 + 2 * 12544 + 25 * 256 * 128 + 2 * 128 + 25 * 128 * 64 + 2 * 64 + 25 * 64 + 1
+    assert count_parameters(generator) == expected_g
+    # Conv 5×5 1→64, 64→128 (+biases), one BatchNorm, Dense 6272→1
+    expected_d = 25 * 64 + 64 + 25 * 64 * 128 + 128 + 2 * 128 + 7 * 7 * 128 + 1
+    assert count_parameters(discriminator) == expected_d
+
+
+def test_shapes_range_and_features():
+    for config in (PAPER, CPU):
+        generator, discriminator = make_dcgan(config, jax.random.key(1))
+        images = generator(jax.random.normal(jax.random.key(2), (4, config.latent_dim)))
+        assert images.shape == (4, 28, 28, 1)
+        assert float(jnp.max(jnp.abs(images))) <= 1.0  # tanh output matches data in [-1, 1]
+        assert discriminator(images).shape == (4,)
+        features = discriminator.features(images)
+        assert [f.shape for f in features] == [
+            (4, 14, 14, config.discriminator_channels[0]), (4, 7, 7, config.discriminator_channels[1])
+        ]
+
+
+def test_cpu_config_is_much_smaller():
+    paper_g, paper_d = make_dcgan(PAPER, jax.random.key(0))
+    cpu_g, cpu_d = make_dcgan(CPU, jax.random.key(0))
+    assert count_parameters(cpu_g) * 5 < count_parameters(paper_g)
+
+
+def test_dcgan_init_is_normal_with_std_0_02():
+    generator, _ = make_dcgan(PAPER, jax.random.key(0))
+    weights = np.asarray(generator.project.kernel[...])
+    assert abs(weights.std() - 0.02) < 0.001 and abs(weights.mean()) < 0.001
+
+
+def test_mlp_discriminator_flattens_images():
+    discriminator = MLPDiscriminator((28, 28, 1), rngs=nnx.Rngs(0))
+    assert discriminator(jnp.zeros((3, 28, 28, 1))).shape == (3,)
+    generator = MLPGenerator(16, (28, 28, 1), tanh_output=True, rngs=nnx.Rngs(1))
+    assert generator(jnp.zeros((3, 16))).shape == (3, 28, 28, 1)
