@@ -147,7 +147,9 @@ def _load(dataset: DatasetFiles, split: str, data_dir, mirrors) -> tuple[np.ndar
     raw_images = read_idx_file(image_path)
     raw_labels = read_idx_file(label_path)
     if raw_images.ndim != 3 or raw_images.dtype != np.uint8:
-        raise ValueError(f"{image_path}: expected uint8 images of shape (N, rows, cols), got {raw_images.dtype} {raw_images.shape}")
+        raise ValueError(
+            f"{image_path}: expected uint8 images of shape (N, rows, cols), got {raw_images.dtype} {raw_images.shape}"
+        )
     if raw_labels.ndim != 1 or len(raw_labels) != len(raw_images):
         raise ValueError(f"{label_path}: expected {len(raw_images)} labels, got shape {raw_labels.shape}")
     if raw_labels.max() > 9:

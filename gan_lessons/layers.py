@@ -27,6 +27,7 @@ from flax import nnx
 from jax import lax
 
 DIMENSIONS = ("NHWC", "HWIO", "NHWC")
+DCGAN_INIT = nnx.initializers.normal(0.02)  # Radford et al. 2015, §4: weights ~ N(0, 0.02)
 
 
 def _adjoint_convolution(z, kernel_hwoi, strides):
@@ -81,7 +82,7 @@ class ConvTranspose(nnx.Module):
     """
 
     def __init__(self, in_features, out_features, kernel_size, strides=1, *, use_bias=True,
-                 kernel_init=nnx.initializers.normal(0.02), fast_gradient=True, rngs: nnx.Rngs):
+                 kernel_init=DCGAN_INIT, fast_gradient=True, rngs: nnx.Rngs):
         self.strides = (strides, strides)
         self.fast_gradient = fast_gradient
         shape = (kernel_size, kernel_size, in_features, out_features)

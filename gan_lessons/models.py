@@ -14,9 +14,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from gan_lessons.layers import ConvTranspose
+from gan_lessons.layers import DCGAN_INIT, ConvTranspose
 
-DCGAN_INIT = nnx.initializers.normal(0.02)  # Radford et al. 2015, §4: weights ~ N(0, 0.02)
 BATCHNORM_MOMENTUM = 0.9  # running averages settle within a few hundred steps
 
 
@@ -28,10 +27,12 @@ def leaky_relu(x):
 
 
 class MLPGenerator(nnx.Module):
-    """z (B, latent_dim) → samples (B, *output_shape): Dense-ReLU layers, then a linear or tanh output."""
+    """z (B, latent_dim) → samples (B, *output_shape): Dense layers (ReLU by default), then a linear or tanh output."""
 
-    def __init__(self, latent_dim, output_shape, hidden=(128, 128), tanh_output=False, *, rngs: nnx.Rngs):
+    def __init__(self, latent_dim, output_shape, hidden=(128, 128), tanh_output=False,
+                 activation=jax.nn.relu, *, rngs: nnx.Rngs):
         self.latent_dim = latent_dim
+        self.activation = activation
         self.output_shape = tuple(output_shape)
         self.tanh_output = tanh_output
         sizes = (latent_dim, *hidden)
@@ -44,7 +45,7 @@ class MLPGenerator(nnx.Module):
     def __call__(self, z):
         h = z  # (B, latent_dim)
         for layer in self.hidden:
-            h = jax.nn.relu(layer(h))  # (B, hidden[i])
+            h = self.activation(layer(h))  # (B, hidden[i])
         x = self.output(h)  # (B, prod(output_shape))
         x = jnp.tanh(x) if self.tanh_output else x
         return x.reshape(z.shape[0], *self.output_shape)  # (B, *output_shape)

@@ -42,7 +42,7 @@ class PlayerState(struct.PyTreeNode):
     step: jax.Array
 
     @classmethod
-    def create(cls, model: nnx.Module, optimizer: optax.GradientTransformation) -> "PlayerState":
+    def create(cls, model: nnx.Module, optimizer: optax.GradientTransformation) -> PlayerState:
         graphdef, params, batch_stats = nnx.split(model, nnx.Param, ...)
         return cls(graphdef, optimizer, params, batch_stats, optimizer.init(params), jnp.zeros((), jnp.int32))
 
