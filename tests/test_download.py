@@ -36,13 +36,18 @@ class MirrorHandler(BaseHTTPRequestHandler):
         pass
 
 
+class QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        pass  # the truncated mirror's broken connection is the point of the test
+
+
 @pytest.fixture(scope="module")
 def mirror_server(data_dir):
     MirrorHandler.files = {
         name: (data_dir / "mnist" / name).read_bytes()
         for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
     }
-    server = ThreadingHTTPServer(("127.0.0.1", 0), MirrorHandler)
+    server = QuietServer(("127.0.0.1", 0), MirrorHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
