@@ -6,6 +6,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import animation
 
+from gan_lessons.data import to_unit_interval
+
 
 def image_grid(images, columns: int = 8, title: str | None = None, ax=None):
     """Show images (N, H, W, 1) in [-1, 1] as one grid; returns the axes."""
@@ -16,7 +18,7 @@ def image_grid(images, columns: int = 8, title: str | None = None, ax=None):
     for index, image in enumerate(images):
         row, column = divmod(index, columns)
         top, left = 1 + row * (height + 1), 1 + column * (width + 1)
-        canvas[top : top + height, left : left + width] = (image[..., 0] + 1) / 2  # [-1, 1] → [0, 1]
+        canvas[top : top + height, left : left + width] = to_unit_interval(image[..., 0])
     if ax is None:
         _, ax = plt.subplots(figsize=(columns * 0.6, rows * 0.6))
     ax.imshow(canvas, cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")

@@ -20,6 +20,7 @@ def test_round_trip_restores_every_array_and_the_config(tmp_path):
     path = checkpoint.save_checkpoint(tmp_path / "gan.ckpt", saved, {"architecture": "cpu", "step": 7})
     loaded, config = checkpoint.load_checkpoint(path, states())
     assert config == {"architecture": "cpu", "step": 7}
+    assert checkpoint.read_checkpoint_config(path) == config
     for a, b in zip(jax.tree.leaves(saved), jax.tree.leaves(loaded)):
         np.testing.assert_array_equal(a, b)
     assert int(loaded["g"].step) == 7
