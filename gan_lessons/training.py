@@ -83,7 +83,19 @@ def _update(state: PlayerState, grads, batch_stats) -> PlayerState:
     return state.replace(params=params, batch_stats=batch_stats, opt_state=opt_state, step=state.step + 1)
 
 
-def _d_step(d_state, g_state, real, key):
+def r1_penalty(d_state: PlayerState, params, batch_stats, real):
+    """R1 (Mescheder et al. 2018): (1/2) E_x~data ‖∇_x D_logit(x)‖², the slope of D's logit on real data.
+
+    Penalising it keeps D from building cliffs around the data that fling fakes from mode to mode.
+    """
+    def summed_logits(x):
+        return jnp.sum(apply_model(d_state, params, batch_stats, x, train=True)[0])
+
+    slopes = jax.grad(summed_logits)(real)  # (B, ...): each example's logit depends only on itself
+    return 0.5 * jnp.mean(jnp.sum(slopes.reshape(real.shape[0], -1) ** 2, axis=1))
+
+
+def _d_step(d_state, g_state, real, key, r1_weight=0.0):
     TRACE_COUNTS["d_step"] += 1
     z = sample_latent(key, real.shape[0], latent_dim(g_state))
     fake, _ = apply_model(g_state, g_state.params, g_state.batch_stats, z, train=True)
@@ -93,7 +105,10 @@ def _d_step(d_state, g_state, real, key):
         # Real and fake go through D separately, so BatchNorm never mixes their statistics.
         real_logits, stats = apply_model(d_state, params, d_state.batch_stats, real, train=True)
         fake_logits, stats = apply_model(d_state, params, stats, fake, train=True)
-        return losses.d_loss(real_logits, fake_logits), (stats, real_logits, fake_logits)
+        loss = losses.d_loss(real_logits, fake_logits)
+        if r1_weight:  # a Python float, static: the penalty is traced only when asked for
+            loss = loss + r1_weight * r1_penalty(d_state, params, d_state.batch_stats, real)
+        return loss, (stats, real_logits, fake_logits)
 
     (loss, (stats, real_logits, fake_logits)), grads = jax.value_and_grad(loss_fn, has_aux=True)(d_state.params)
     metrics = {
@@ -118,10 +133,13 @@ def _g_step(g_state, d_state, batch_size, key, generator_loss):
     return _update(g_state, grads, stats), {"g_loss": loss}
 
 
-@jax.jit
-def d_step(d_state: PlayerState, g_state: PlayerState, real: jax.Array, key: jax.Array):
-    """One discriminator update on a real batch and as many fresh fakes; returns (d_state, metrics)."""
-    return _d_step(d_state, g_state, real, key)
+@partial(jax.jit, static_argnames=("r1_weight",))
+def d_step(d_state: PlayerState, g_state: PlayerState, real: jax.Array, key: jax.Array, r1_weight: float = 0.0):
+    """One discriminator update on a real batch and as many fresh fakes; returns (d_state, metrics).
+
+    ``r1_weight`` γ adds γ · R1 to D's loss (see ``r1_penalty``).
+    """
+    return _d_step(d_state, g_state, real, key, r1_weight)
 
 
 @partial(jax.jit, static_argnames=("batch_size", "generator_loss"))
@@ -130,20 +148,20 @@ def g_step(g_state, d_state, batch_size: int, key, generator_loss: str = "non_sa
     return _g_step(g_state, d_state, batch_size, key, generator_loss)
 
 
-def _train_step(d_state, g_state, real, key, generator_loss):
+def _train_step(d_state, g_state, real, key, generator_loss, r1_weight=0.0):
     TRACE_COUNTS["train_step"] += 1
     d_key, g_key = jax.random.split(key)
-    d_state, d_metrics = _d_step(d_state, g_state, real, d_key)
+    d_state, d_metrics = _d_step(d_state, g_state, real, d_key, r1_weight)
     g_state, g_metrics = _g_step(g_state, d_state, real.shape[0], g_key, generator_loss)
     return d_state, g_state, {**d_metrics, **g_metrics}
 
 
-train_step = jax.jit(_train_step, static_argnames=("generator_loss",))
+train_step = jax.jit(_train_step, static_argnames=("generator_loss", "r1_weight"))
 train_step.__doc__ = "One D update then one G update: (d_state, g_state, real, key) → (d_state, g_state, metrics)."
 
 
-@partial(jax.jit, static_argnames=("generator_loss",))
-def train_scan(d_state, g_state, real_batches, step_keys, generator_loss="non_saturating"):
+@partial(jax.jit, static_argnames=("generator_loss", "r1_weight"))
+def train_scan(d_state, g_state, real_batches, step_keys, generator_loss="non_saturating", r1_weight=0.0):
     """``len(real_batches)`` training steps fused into one XLA program by ``lax.scan``.
 
     ``step_keys`` holds one key per step, so the scan and the Python loop consume
@@ -153,7 +171,7 @@ def train_scan(d_state, g_state, real_batches, step_keys, generator_loss="non_sa
 
     def body(carry, inputs):
         real, step_key = inputs
-        d_state, g_state, metrics = _train_step(*carry, real, step_key, generator_loss)
+        d_state, g_state, metrics = _train_step(*carry, real, step_key, generator_loss, r1_weight)
         return (d_state, g_state), metrics
 
     (d_state, g_state), metrics = lax.scan(body, (d_state, g_state), (real_batches, step_keys))
@@ -177,10 +195,11 @@ def choose_runner(d_state: PlayerState, g_state: PlayerState) -> str:
 
 
 def train(d_state, g_state, real_batches, key, generator_loss="non_saturating", runner="auto",
-          chunk_steps=100, progress=True, description="training"):
+          chunk_steps=100, progress=True, description="training", r1_weight=0.0):
     """Train for ``len(real_batches)`` steps; returns (d_state, g_state, metrics as numpy arrays).
 
     ``real_batches``: (steps, batch, ...). ``runner``: 'auto', 'scan' or 'loop'.
+    ``r1_weight``: γ of the R1 penalty on D (0: none).
     The scan runner fuses ``chunk_steps`` steps per call so the progress bar still moves.
     """
     from tqdm.auto import tqdm
@@ -197,12 +216,12 @@ def train(d_state, g_state, real_batches, key, generator_loss="non_saturating", 
             if runner == "scan":
                 end = min(start + chunk, steps)
                 d_state, g_state, metrics = train_scan(
-                    d_state, g_state, real_batches[start:end], step_keys[start:end], generator_loss
+                    d_state, g_state, real_batches[start:end], step_keys[start:end], generator_loss, r1_weight
                 )
             else:
                 end = start + 1
                 d_state, g_state, metrics = train_step(
-                    d_state, g_state, real_batches[start], step_keys[start], generator_loss
+                    d_state, g_state, real_batches[start], step_keys[start], generator_loss, r1_weight
                 )
             history.append(metrics)
             bar.update(end - start)
@@ -220,3 +239,15 @@ def generate(g_state: PlayerState, z: jax.Array) -> jax.Array:
 def discriminate(d_state: PlayerState, x: jax.Array) -> jax.Array:
     """D's logits for x in evaluation mode."""
     return apply_model(d_state, d_state.params, d_state.batch_stats, x, train=False)[0]
+
+
+@partial(jax.jit, static_argnames=("generator_loss",))
+def generator_gradient_field(d_state: PlayerState, fake: jax.Array, generator_loss: str = "non_saturating"):
+    """−∇_x L_G at each fake point x: the direction the generator's loss pushes it (D in evaluation mode).
+
+    For the non-saturating loss L_G = −log D(x), this is ∇_x log D(x).
+    """
+    def loss(x):
+        return losses.GENERATOR_LOSSES[generator_loss](discriminate(d_state, x[None]))
+
+    return -jax.vmap(jax.grad(loss))(fake)

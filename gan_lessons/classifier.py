@@ -1,0 +1,147 @@
+"""A small CNN classifier for MNIST and Fashion-MNIST, used to judge generated images.
+
+Chapter 05 teaches it; chapter 04 already uses it to check its claims: the
+class histogram of generated digits (is every class there?) and the mean
+max-softmax confidence (does each sample look like *some* digit?).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from gan_lessons.data import epoch_batches
+from gan_lessons.training import PlayerState
+
+
+class Classifier(nnx.Module):
+    """images (B, 28, 28, 1) in [-1, 1] → class logits (B, classes).
+
+        Conv 3×3 + ReLU, max-pool 2   (B, 14, 14, 32)
+        Conv 3×3 + ReLU, max-pool 2   (B, 7, 7, 64)
+        flatten, Dense + ReLU         (B, 64)   ← ``features``: the representation chapter 05 measures distances in
+        Dense                         (B, classes)
+    """
+
+    def __init__(self, classes: int = 10, *, rngs: nnx.Rngs):
+        self.conv1 = nnx.Conv(1, 32, (3, 3), rngs=rngs)
+        self.conv2 = nnx.Conv(32, 64, (3, 3), rngs=rngs)
+        self.hidden = nnx.Linear(7 * 7 * 64, 64, rngs=rngs)
+        self.output = nnx.Linear(64, classes, rngs=rngs)
+
+    def features(self, x):
+        h = nnx.max_pool(jax.nn.relu(self.conv1(x)), (2, 2), strides=(2, 2))  # (B, 14, 14, 32)
+        h = nnx.max_pool(jax.nn.relu(self.conv2(h)), (2, 2), strides=(2, 2))  # (B, 7, 7, 64)
+        return jax.nn.relu(self.hidden(h.reshape(x.shape[0], -1)))  # (B, 64)
+
+    def __call__(self, x):
+        return self.output(self.features(x))  # (B, classes)
+
+
+def make_classifier(key: jax.Array, classes: int = 10, learning_rate: float = 1e-3,
+                    decay_steps: int | None = None) -> PlayerState:
+    """A fresh classifier and its Adam state, as a ``PlayerState`` like the GAN's players.
+
+    With ``decay_steps`` the learning rate follows a cosine from ``learning_rate`` to 0 over that many steps.
+    """
+    schedule = optax.cosine_decay_schedule(learning_rate, decay_steps) if decay_steps else learning_rate
+    return PlayerState.create(Classifier(classes, rngs=nnx.Rngs(key)), optax.adam(schedule))
+
+
+def _logits(state: PlayerState, params, images):
+    return nnx.merge(state.graphdef, params, state.batch_stats)(images)
+
+
+def cross_entropy(logits, labels):
+    """L = −(1/B) Σ_i log softmax(logits_i)[label_i]."""
+    return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, labels))
+
+
+def random_shift(key, images, max_shift: int = 2):
+    """Translate each image by up to ``max_shift`` pixels in each direction, filling with the background (−1).
+
+    MNIST digits are centred by their centre of mass; shifted copies teach the
+    classifier not to rely on that, which also makes it fairer to generated digits.
+    """
+    padded = jnp.pad(images, ((0, 0), (max_shift, max_shift), (max_shift, max_shift), (0, 0)), constant_values=-1.0)
+    offsets = jax.random.randint(key, (images.shape[0], 2), 0, 2 * max_shift + 1)
+    crop = lambda image, offset: jax.lax.dynamic_slice(image, (offset[0], offset[1], 0), images.shape[1:])
+    return jax.vmap(crop)(padded, offsets)  # (B, 28, 28, 1)
+
+
+@jax.jit
+def classifier_step(state: PlayerState, images, labels, key=None):
+    """One Adam step on the cross-entropy; with a ``key``, on randomly shifted images. Returns (state, loss)."""
+    if key is not None:
+        images = random_shift(key, images)
+    loss, grads = jax.value_and_grad(lambda p: cross_entropy(_logits(state, p, images), labels))(state.params)
+    updates, opt_state = state.optimizer.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    return state.replace(params=params, opt_state=opt_state, step=state.step + 1), loss
+
+
+def train_classifier(state: PlayerState, images, labels, key, epochs: int = 3, batch_size: int = 128,
+                     augment: bool = True, progress: bool = True) -> tuple[PlayerState, np.ndarray]:
+    """Train for ``epochs`` passes over (images, labels) in shuffled batches; returns (state, losses).
+
+    ``augment``: shift each training image by up to 2 pixels (``random_shift``).
+    """
+    from tqdm.auto import tqdm
+
+    losses = []
+    for epoch_key in jax.random.split(key, epochs):
+        order_key, shift_key = jax.random.split(epoch_key)
+        image_batches, label_batches = epoch_batches(order_key, (images, labels), batch_size)
+        shift_keys = jax.random.split(shift_key, len(image_batches))
+        for image_batch, label_batch, step_key in tqdm(zip(image_batches, label_batches, shift_keys),
+                                                       total=len(image_batches), desc="classifier",
+                                                       disable=not progress, leave=False):
+            state, loss = classifier_step(state, image_batch, label_batch, step_key if augment else None)
+            losses.append(loss)
+    return state, np.asarray(losses)
+
+
+@partial(jax.jit, static_argnames=("what",))
+def _apply(state: PlayerState, images, what: str):
+    model = nnx.merge(state.graphdef, state.params, state.batch_stats)
+    return model.features(images) if what == "features" else jax.nn.softmax(model(images))
+
+
+def _batched(state, images, what, batch_size=1000):
+    images = jnp.asarray(images)
+    parts = [_apply(state, images[i:i + batch_size], what) for i in range(0, len(images), batch_size)]
+    return np.concatenate([np.asarray(p) for p in parts])
+
+
+def predict_probabilities(state: PlayerState, images, batch_size: int = 1000) -> np.ndarray:
+    """softmax(logits): (N, classes), computed in batches so 10,000 images fit in memory."""
+    return _batched(state, images, "probabilities", batch_size)
+
+
+def classifier_features(state: PlayerState, images, batch_size: int = 1000) -> np.ndarray:
+    """The penultimate layer's activations, (N, 64)."""
+    return _batched(state, images, "features", batch_size)
+
+
+def accuracy(state: PlayerState, images, labels) -> float:
+    return float(np.mean(predict_probabilities(state, images).argmax(axis=1) == np.asarray(labels)))
+
+
+def class_histogram(probabilities) -> np.ndarray:
+    """The share of samples assigned to each class (argmax): (classes,), summing to 1.
+
+    A generator that covers every mode gives about 1/classes each; a collapsed one piles onto a few.
+    """
+    probabilities = np.asarray(probabilities)
+    counts = np.bincount(probabilities.argmax(axis=1), minlength=probabilities.shape[1])
+    return counts / counts.sum()
+
+
+def mean_confidence(probabilities) -> float:
+    """(1/N) Σ_i max_c p(c | x_i): near 1 when each sample clearly looks like one class, low for noise."""
+    return float(np.mean(np.max(np.asarray(probabilities), axis=1)))

@@ -1,0 +1,75 @@
+"""The checkpoints shipped with the course, and loaders that rebuild live states from them.
+
+Each file in ``gan_lessons/checkpoints/`` was written by ``python -m gan_lessons.train``;
+its stored config records the exact command, seed and measured results, so
+anyone can reproduce it (see README.md, "Shipped checkpoints").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+
+from gan_lessons.checkpoint import load_checkpoint, read_checkpoint_config, save_checkpoint
+from gan_lessons.training import PlayerState
+
+CHECKPOINT_FOLDER = Path(__file__).parent / "checkpoints"
+
+
+def checkpoint_path(name: str) -> Path:
+    """``classifier_mnist``, ``classifier_fashion_mnist``, ``dcgan_cpu_mnist``, ... → its file."""
+    return CHECKPOINT_FOLDER / f"{name}.ckpt"
+
+
+def available() -> list[str]:
+    return sorted(path.stem for path in CHECKPOINT_FOLDER.glob("*.ckpt"))
+
+
+def _weights(state: PlayerState) -> dict:
+    return {"params": state.params, "batch_stats": state.batch_stats}  # no optimiser state: a third the size
+
+
+def save_players(path: str | Path, players: dict[str, PlayerState], config: dict) -> Path:
+    """Save the weights (parameters and BatchNorm statistics) of named players."""
+    return save_checkpoint(path, {name: _weights(state) for name, state in players.items()}, config)
+
+
+def load_players(path: str | Path, templates: dict[str, PlayerState]) -> tuple[dict[str, PlayerState], dict]:
+    """Load weights saved by ``save_players`` into fresh states built like ``templates``; return (players, config)."""
+    weights, config = load_checkpoint(path, {name: _weights(state) for name, state in templates.items()})
+    players = {name: templates[name].replace(**weights[name]) for name in templates}
+    return players, config
+
+
+def _require(name: str) -> Path:
+    path = checkpoint_path(name)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no shipped checkpoint {name!r} at {path}. Shipped: {available()}. "
+            f"Make it with `python -m gan_lessons.train` (README.md, 'Shipped checkpoints'), or train in the chapter."
+        )
+    return path
+
+
+def load_classifier(dataset: str = "mnist") -> tuple[PlayerState, dict]:
+    """The shipped evaluation classifier for ``mnist`` or ``fashion_mnist``: (state, config)."""
+    from gan_lessons.classifier import make_classifier
+
+    players, config = load_players(_require(f"classifier_{dataset}"), {"classifier": make_classifier(jax.random.key(0))})
+    return players["classifier"], config
+
+
+def load_dcgan(config_name: str = "cpu", dataset: str = "mnist") -> tuple[PlayerState, PlayerState, dict]:
+    """The shipped DCGAN: (generator state, discriminator state, config)."""
+    from gan_lessons.models import make_dcgan
+    from gan_lessons.training import dcgan_optimizer
+
+    stored = read_checkpoint_config(_require(f"dcgan_{config_name}_{dataset}"))
+    generator, discriminator = make_dcgan(config_name, jax.random.key(0))
+    templates = {
+        "generator": PlayerState.create(generator, dcgan_optimizer(**stored.get("generator_optimizer", {}))),
+        "discriminator": PlayerState.create(discriminator, dcgan_optimizer(**stored.get("discriminator_optimizer", {}))),
+    }
+    players, config = load_players(checkpoint_path(f"dcgan_{config_name}_{dataset}"), templates)
+    return players["generator"], players["discriminator"], config
