@@ -42,6 +42,20 @@ def time_training(d_state, g_state, batches, runner, repeats):
     return len(batches) * BATCH / best, compile_seconds
 
 
+def time_scan(d_state, g_state, batches, unroll, repeats):
+    """images/s and compile seconds of ``train_scan`` over all of ``batches`` with the given unroll."""
+    keys = jax.random.split(jax.random.key(1), len(batches))
+    start = time.perf_counter()
+    compiled = training.train_scan.lower(d_state, g_state, batches, keys, unroll=unroll).compile()
+    compile_seconds = time.perf_counter() - start
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(compiled(d_state, g_state, batches, keys)[1].params)
+        best = min(best, time.perf_counter() - start)
+    return len(batches) * BATCH / best, compile_seconds
+
+
 def dcgan_states(config, fast_gradient):
     generator, discriminator = make_dcgan(config, jax.random.key(0), fast_gradient=fast_gradient)
     return (training.PlayerState.create(discriminator, training.dcgan_optimizer()),
@@ -81,6 +95,16 @@ def main():
     print(f"  custom VJP / stock, cpu:    {cpu_fast / cpu_stock:.2f}x")
     print(f"  cpu / paper (both custom):  {cpu_fast / paper:.2f}x")
     print(f"  cpu / paper (both stock):   {cpu_stock / results['paper, stock transposed conv']:.2f}x")
+
+    print(f"\nDCGAN cpu (custom VJP): Python loop vs lax.scan, {steps} steps per call")
+    print(f"{'runner':40s} {'images/s':>10s} {'compile s':>10s}")
+    conv_rates = {"Python loop over jitted step": cpu_fast}
+    d_state, g_state = dcgan_states(CPU, True)
+    for name, unroll in (("rolled lax.scan (unroll=1)", 1), (f"unrolled lax.scan (unroll={steps})", steps)):
+        conv_rates[name], compile_seconds = time_scan(d_state, g_state, batches[:steps], unroll, args.repeats)
+        print(f"{name:40s} {conv_rates[name]:10.1f} {compile_seconds:10.2f}", flush=True)
+    for name, rate in conv_rates.items():
+        print(f"  {name} / loop: {rate / cpu_fast:.2f}x")
 
     print(f"\nMLP GAN on the ring of 8 Gaussians, batch {BATCH}: runner comparison")
     ring = data.ring_of_gaussians()

@@ -24,20 +24,20 @@ class Classifier(nnx.Module):
 
         Conv 3×3 + ReLU, max-pool 2   (B, 14, 14, 32)
         Conv 3×3 + ReLU, max-pool 2   (B, 7, 7, 64)
-        flatten, Dense + ReLU         (B, 64)   ← ``features``: the representation chapter 05 measures distances in
+        flatten, Dense + ReLU         (B, 128)  ← ``features``: the representation chapter 05 measures distances in
         Dense                         (B, classes)
     """
 
     def __init__(self, classes: int = 10, *, rngs: nnx.Rngs):
         self.conv1 = nnx.Conv(1, 32, (3, 3), rngs=rngs)
         self.conv2 = nnx.Conv(32, 64, (3, 3), rngs=rngs)
-        self.hidden = nnx.Linear(7 * 7 * 64, 64, rngs=rngs)
-        self.output = nnx.Linear(64, classes, rngs=rngs)
+        self.hidden = nnx.Linear(7 * 7 * 64, 128, rngs=rngs)
+        self.output = nnx.Linear(128, classes, rngs=rngs)
 
     def features(self, x):
         h = nnx.max_pool(jax.nn.relu(self.conv1(x)), (2, 2), strides=(2, 2))  # (B, 14, 14, 32)
         h = nnx.max_pool(jax.nn.relu(self.conv2(h)), (2, 2), strides=(2, 2))  # (B, 7, 7, 64)
-        return jax.nn.relu(self.hidden(h.reshape(x.shape[0], -1)))  # (B, 64)
+        return jax.nn.relu(self.hidden(h.reshape(x.shape[0], -1)))  # (B, 128)
 
     def __call__(self, x):
         return self.output(self.features(x))  # (B, classes)
@@ -124,7 +124,7 @@ def predict_probabilities(state: PlayerState, images, batch_size: int = 1000) ->
 
 
 def classifier_features(state: PlayerState, images, batch_size: int = 1000) -> np.ndarray:
-    """The penultimate layer's activations, (N, 64)."""
+    """The penultimate layer's activations, (N, 128)."""
     return _batched(state, images, "features", batch_size)
 
 

@@ -56,7 +56,8 @@ def load_classifier(dataset: str = "mnist") -> tuple[PlayerState, dict]:
     """The shipped evaluation classifier for ``mnist`` or ``fashion_mnist``: (state, config)."""
     from gan_lessons.classifier import make_classifier
 
-    players, config = load_players(_require(f"classifier_{dataset}"), {"classifier": make_classifier(jax.random.key(0))})
+    template = {"classifier": make_classifier(jax.random.key(0))}
+    players, config = load_players(_require(f"classifier_{dataset}"), template)
     return players["classifier"], config
 
 
@@ -67,9 +68,8 @@ def load_dcgan(config_name: str = "cpu", dataset: str = "mnist") -> tuple[Player
 
     stored = read_checkpoint_config(_require(f"dcgan_{config_name}_{dataset}"))
     generator, discriminator = make_dcgan(config_name, jax.random.key(0))
-    templates = {
-        "generator": PlayerState.create(generator, dcgan_optimizer(**stored.get("generator_optimizer", {}))),
-        "discriminator": PlayerState.create(discriminator, dcgan_optimizer(**stored.get("discriminator_optimizer", {}))),
-    }
+    optimizer = lambda player: dcgan_optimizer(**stored.get(f"{player}_optimizer", {}))
+    templates = {"generator": PlayerState.create(generator, optimizer("generator")),
+                 "discriminator": PlayerState.create(discriminator, optimizer("discriminator"))}
     players, config = load_players(checkpoint_path(f"dcgan_{config_name}_{dataset}"), templates)
     return players["generator"], players["discriminator"], config

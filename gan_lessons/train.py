@@ -86,11 +86,12 @@ def _dcgan_command(args) -> dict:
         args.generator_learning_rate, args.discriminator_learning_rate)
     result = {"final_d_real": round(float(metrics["d_real"][-100:].mean()), 3),
               "final_d_fake": round(float(metrics["d_fake"][-100:].mean()), 3)}
-    if pretrained.checkpoint_path(f"classifier_{args.dataset}").is_file():
+    out = args.out or pretrained.checkpoint_path(f"dcgan_{args.config}_{args.dataset}")
+    players = {"generator": g_state, "discriminator": d_state}
+    pretrained.save_players(out, players, {**vars(args), **optimizers, **result, **_provenance()})
+    if pretrained.checkpoint_path(f"classifier_{args.dataset}").is_file():  # saved first: judging cannot lose it
         result.update(judge_generator(g_state, args.dataset, judge_key))
-    pretrained.save_players(args.out or pretrained.checkpoint_path(f"dcgan_{args.config}_{args.dataset}"),
-                            {"generator": g_state, "discriminator": d_state},
-                            {**vars(args), **optimizers, **result, **_provenance()})
+        pretrained.save_players(out, players, {**vars(args), **optimizers, **result, **_provenance()})
     return result
 
 
@@ -108,7 +109,7 @@ def main(argv=None) -> dict:
         command.add_argument("--seed", type=int, default=0)
         command.add_argument("--data-dir", default=None, help="folder with the IDX files (else the usual search)")
         command.add_argument("--out", default=None, help="where to write the checkpoint (default: the shipped one)")
-    commands.choices["classifier"].add_argument("--epochs", type=int, default=4)
+    commands.choices["classifier"].add_argument("--epochs", type=int, default=6)
     commands.choices["classifier"].add_argument("--no-augment", action="store_true",
                                                 help="train on the images as they are, without random 2-pixel shifts")
     dcgan = commands.choices["dcgan"]

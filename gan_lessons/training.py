@@ -160,12 +160,13 @@ train_step = jax.jit(_train_step, static_argnames=("generator_loss", "r1_weight"
 train_step.__doc__ = "One D update then one G update: (d_state, g_state, real, key) → (d_state, g_state, metrics)."
 
 
-@partial(jax.jit, static_argnames=("generator_loss", "r1_weight"))
-def train_scan(d_state, g_state, real_batches, step_keys, generator_loss="non_saturating", r1_weight=0.0):
+@partial(jax.jit, static_argnames=("generator_loss", "r1_weight", "unroll"))
+def train_scan(d_state, g_state, real_batches, step_keys, generator_loss="non_saturating", r1_weight=0.0, unroll=1):
     """``len(real_batches)`` training steps fused into one XLA program by ``lax.scan``.
 
     ``step_keys`` holds one key per step, so the scan and the Python loop consume
-    the same randomness and reach the same result.
+    the same randomness and reach the same result. ``unroll``: steps per loop
+    iteration in the compiled program (``len(real_batches)``: no loop at all).
     """
     TRACE_COUNTS["train_scan"] += 1
 
@@ -174,7 +175,7 @@ def train_scan(d_state, g_state, real_batches, step_keys, generator_loss="non_sa
         d_state, g_state, metrics = _train_step(*carry, real, step_key, generator_loss, r1_weight)
         return (d_state, g_state), metrics
 
-    (d_state, g_state), metrics = lax.scan(body, (d_state, g_state), (real_batches, step_keys))
+    (d_state, g_state), metrics = lax.scan(body, (d_state, g_state), (real_batches, step_keys), unroll=unroll)
     return d_state, g_state, metrics
 
 

@@ -128,3 +128,42 @@ def test_mlp_gan_learns_the_ring():
     samples = training.generate(g_state, jax.random.normal(jax.random.key(2), (2000, 8)))
     radius = np.linalg.norm(np.asarray(samples), axis=1)
     assert abs(np.median(radius) - 2.0) < 0.3, np.median(radius)
+
+
+def test_r1_penalty_matches_the_per_example_jacobian():
+    d_state, _ = mlp_states()
+    real = jnp.asarray(ring_batches(1, batch=16)[0])
+    logits = lambda x: training.apply_model(d_state, d_state.params, d_state.batch_stats, x, train=True)[0]
+    jacobian = jax.jacrev(logits)(real)  # (B, B, 2): logit i against input j
+    per_example = jacobian[jnp.arange(16), jnp.arange(16)]  # (B, 2)
+    expected = 0.5 * jnp.mean(jnp.sum(per_example ** 2, axis=1))
+    measured = training.r1_penalty(d_state, d_state.params, d_state.batch_stats, real)
+    np.testing.assert_allclose(measured, expected, rtol=1e-5)
+
+
+def test_r1_weight_flattens_the_discriminator_on_real_data():
+    d_state, g_state = mlp_states()
+    real = jnp.asarray(ring_batches(1)[0])
+    plain_key, penalised_key = jax.random.split(jax.random.key(5))
+    plain, _ = training.d_step(d_state, g_state, real, plain_key)
+    penalised, _ = training.d_step(d_state, g_state, real, penalised_key, r1_weight=10.0)
+    batches = ring_batches(20)
+    keys = jax.random.split(jax.random.key(6), 2)
+    slopes = {}
+    for weight, run_key in zip((0.0, 10.0), keys):
+        trained_d, _, _ = training.train(d_state, g_state, batches, run_key, progress=False, r1_weight=weight)
+        slopes[weight] = float(training.r1_penalty(trained_d, trained_d.params, trained_d.batch_stats, real))
+    assert slopes[10.0] < 0.5 * slopes[0.0], slopes
+
+
+def test_generator_gradient_field_is_the_gradient_of_log_d():
+    d_state, _ = mlp_states()
+    points = jnp.asarray(ring_batches(1, batch=4)[0], jnp.float32)
+    arrows = training.generator_gradient_field(d_state, points)
+    log_d = lambda x: float(-jax.nn.softplus(-training.discriminate(d_state, x[None])[0]))
+    step = 1e-3
+    for point, arrow in zip(points, arrows):
+        for axis in range(2):
+            offset = jnp.zeros(2).at[axis].set(step)
+            central = (log_d(point + offset) - log_d(point - offset)) / (2 * step)
+            assert float(arrow[axis]) == pytest.approx(central, rel=2e-2, abs=2e-3)

@@ -1,0 +1,54 @@
+"""The evaluation classifier: its pieces on closed-form cases, and the shipped checkpoints on real data."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from gan_lessons import classifier, data, pretrained
+
+
+def test_cross_entropy_of_uniform_logits_is_log_classes():
+    logits = jnp.zeros((4, 10))
+    assert float(classifier.cross_entropy(logits, jnp.arange(4))) == pytest.approx(np.log(10), rel=1e-6)
+
+
+def test_histogram_and_confidence_on_known_probabilities():
+    probabilities = np.array([[0.9, 0.1, 0.0], [0.2, 0.7, 0.1], [0.6, 0.3, 0.1], [0.1, 0.1, 0.8]])
+    np.testing.assert_allclose(classifier.class_histogram(probabilities), [0.5, 0.25, 0.25])
+    assert classifier.mean_confidence(probabilities) == pytest.approx((0.9 + 0.7 + 0.6 + 0.8) / 4)
+
+
+def test_random_shift_moves_a_dot_by_at_most_two_pixels():
+    images = -np.ones((64, 28, 28, 1), np.float32)
+    images[:, 14, 14, 0] = 1.0
+    shifted = np.asarray(classifier.random_shift(jax.random.key(0), jnp.asarray(images)))
+    rows, columns = np.nonzero(shifted[..., 0] == 1.0)[1:]
+    assert len(rows) == 64  # the dot survives in every image, and the background stays -1
+    assert np.all(np.abs(rows - 14) <= 2) and np.all(np.abs(columns - 14) <= 2)
+    assert len(set(zip(rows, columns))) > 5  # the shifts differ between images
+    assert np.all((shifted == -1.0) | (shifted == 1.0))
+
+
+def test_a_training_step_lowers_the_loss_on_its_batch():
+    state = classifier.make_classifier(jax.random.key(0))
+    images = jax.random.uniform(jax.random.key(1), (16, 28, 28, 1), minval=-1, maxval=1)
+    labels = jnp.arange(16) % 10
+    first = None
+    for _ in range(5):
+        state, loss = classifier.classifier_step(state, images, labels)
+        first = loss if first is None else first
+    assert float(loss) < float(first)
+
+
+@pytest.mark.parametrize("dataset, load, bound", [
+    ("mnist", data.load_mnist, 0.99), ("fashion_mnist", data.load_fashion_mnist, 0.90),
+])
+def test_shipped_classifier_reaches_its_accuracy(dataset, load, bound, data_dir):
+    state, config = pretrained.load_classifier(dataset)
+    images, labels = load("test", data_dir)
+    measured = classifier.accuracy(state, images, labels)
+    assert measured >= bound
+    assert measured == pytest.approx(config["test_accuracy"], abs=2e-3)  # the stored number is the real one
+    features = classifier.classifier_features(state, images[:10])
+    assert features.shape == (10, 128)
