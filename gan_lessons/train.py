@@ -74,7 +74,7 @@ def _classifier_command(args) -> dict:
                                 epochs=args.epochs, batch_size=128, augment=not args.no_augment)
     result = {"test_accuracy": round(accuracy(state, test_images, test_labels), 4)}
     pretrained.save_players(args.out or pretrained.checkpoint_path(f"classifier_{args.dataset}"),
-                            {"classifier": state}, {**vars(args), **result, **_provenance()})
+                            {"classifier": state}, {**vars(args), **result, **_provenance(args)})
     return result
 
 
@@ -88,15 +88,15 @@ def _dcgan_command(args) -> dict:
               "final_d_fake": round(float(metrics["d_fake"][-100:].mean()), 3)}
     out = args.out or pretrained.checkpoint_path(f"dcgan_{args.config}_{args.dataset}")
     players = {"generator": g_state, "discriminator": d_state}
-    pretrained.save_players(out, players, {**vars(args), **optimizers, **result, **_provenance()})
+    pretrained.save_players(out, players, {**vars(args), **optimizers, **result, **_provenance(args)})
     if pretrained.checkpoint_path(f"classifier_{args.dataset}").is_file():  # saved first: judging cannot lose it
         result.update(judge_generator(g_state, args.dataset, judge_key))
-        pretrained.save_players(out, players, {**vars(args), **optimizers, **result, **_provenance()})
+        pretrained.save_players(out, players, {**vars(args), **optimizers, **result, **_provenance(args)})
     return result
 
 
-def _provenance() -> dict:
-    return {"command": "python -m gan_lessons.train " + shlex.join(sys.argv[1:]), "jax": jax.__version__,
+def _provenance(args) -> dict:
+    return {"command": "python -m gan_lessons.train " + shlex.join(args.argv), "jax": jax.__version__,
             "device": jax.devices()[0].device_kind}
 
 
@@ -118,7 +118,9 @@ def main(argv=None) -> dict:
     dcgan.add_argument("--batch-size", type=int, default=128)
     dcgan.add_argument("--generator-learning-rate", type=float, default=2e-4)
     dcgan.add_argument("--discriminator-learning-rate", type=float, default=2e-4)
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    args.argv = argv  # stored with the checkpoint: the exact command that made it
     start = time.perf_counter()
     result = (_classifier_command if args.model == "classifier" else _dcgan_command)(args)
     print({**result, "seconds": round(time.perf_counter() - start, 1)})

@@ -148,7 +148,7 @@ def g_step(g_state, d_state, batch_size: int, key, generator_loss: str = "non_sa
     return _g_step(g_state, d_state, batch_size, key, generator_loss)
 
 
-def _train_step(d_state, g_state, real, key, generator_loss, r1_weight=0.0):
+def _train_step(d_state, g_state, real, key, generator_loss="non_saturating", r1_weight=0.0):
     TRACE_COUNTS["train_step"] += 1
     d_key, g_key = jax.random.split(key)
     d_state, d_metrics = _d_step(d_state, g_state, real, d_key, r1_weight)
@@ -209,6 +209,8 @@ def train(d_state, g_state, real_batches, key, generator_loss="non_saturating", 
     if runner not in ("scan", "loop"):
         raise ValueError(f"runner must be 'auto', 'scan' or 'loop', got {runner!r}")
     steps = len(real_batches)
+    if steps == 0:
+        raise ValueError("real_batches is empty: pass (steps, batch, ...) with at least one step")
     chunk = chunk_steps if runner == "scan" else 1
     step_keys = jax.random.split(key, steps)
     history = []
