@@ -16,7 +16,7 @@ import optax
 from flax import nnx
 
 from gan_lessons.data import epoch_batches
-from gan_lessons.training import PlayerState
+from gan_lessons.training import PlayerState, apply_gradients
 
 
 class Classifier(nnx.Module):
@@ -80,9 +80,7 @@ def classifier_step(state: PlayerState, images, labels, key=None):
     if key is not None:
         images = random_shift(key, images)
     loss, grads = jax.value_and_grad(lambda p: cross_entropy(_logits(state, p, images), labels))(state.params)
-    updates, opt_state = state.optimizer.update(grads, state.opt_state, state.params)
-    params = optax.apply_updates(state.params, updates)
-    return state.replace(params=params, opt_state=opt_state, step=state.step + 1), loss
+    return apply_gradients(state, grads, state.batch_stats), loss
 
 
 def train_classifier(state: PlayerState, images, labels, key, epochs: int = 3, batch_size: int = 128,
@@ -140,6 +138,12 @@ def class_histogram(probabilities) -> np.ndarray:
     probabilities = np.asarray(probabilities)
     counts = np.bincount(probabilities.argmax(axis=1), minlength=probabilities.shape[1])
     return counts / counts.sum()
+
+
+def judge(state: PlayerState, images) -> tuple[np.ndarray, float]:
+    """(class histogram, mean confidence) of the classifier on ``images``: the two numbers chapter 04 reports."""
+    probabilities = predict_probabilities(state, images)
+    return class_histogram(probabilities), mean_confidence(probabilities)
 
 
 def mean_confidence(probabilities) -> float:

@@ -189,6 +189,13 @@ def epoch_batches(key: jax.Array, arrays, batch_size: int):
     return stacked if len(stacked) > 1 else stacked[0]
 
 
+def batches_for_steps(key: jax.Array, images, batch_size: int, steps: int) -> np.ndarray:
+    """``steps`` shuffled batches, (steps, batch_size, ...), taking as many epochs as needed (each reshuffled)."""
+    epoch_count = -(-steps // max(len(images) // batch_size, 1))  # ceiling; epoch_batches rejects a too-big batch
+    epochs = [epoch_batches(epoch_key, images, batch_size) for epoch_key in jax.random.split(key, epoch_count)]
+    return np.concatenate(epochs)[:steps]
+
+
 def iterate_batches(key: jax.Array, arrays, batch_size: int, epochs: int = 1):
     """Yield shuffled batches for ``epochs`` epochs; a fresh permutation each epoch."""
     for epoch_key in jax.random.split(key, epochs):

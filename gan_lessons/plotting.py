@@ -71,7 +71,8 @@ def field_2d(real, fake, discriminator_fn=None, gradient=None, extent=3.0, resol
     """Real (black) and fake (green) 2-D points over D's output as a heat-map.
 
     ``discriminator_fn``: maps (M, 2) points to D(x) in [0, 1].
-    ``gradient``: (N, 2) arrows drawn at the fake points (the direction G moves them).
+    ``gradient``: (M, 2) arrows drawn at the first M fake points (the direction G moves them), as unit arrows:
+    their lengths vary by orders of magnitude, so only the direction is drawn.
     """
     if ax is None:
         _, ax = plt.subplots(figsize=(4, 4))
@@ -87,7 +88,9 @@ def field_2d(real, fake, discriminator_fn=None, gradient=None, extent=3.0, resol
     ax.scatter(fake[:, 0], fake[:, 1], s=3, c="tab:green", label="fake")
     if gradient is not None:
         gradient = np.asarray(gradient)
-        ax.quiver(fake[:, 0], fake[:, 1], gradient[:, 0], gradient[:, 1], color="tab:green", width=0.003)
+        gradient = gradient / (np.linalg.norm(gradient, axis=1, keepdims=True) + 1e-8)
+        ax.quiver(fake[:len(gradient), 0], fake[:len(gradient), 1], gradient[:, 0], gradient[:, 1],
+                  color="darkgreen", width=0.006, scale=14)
     ax.set_xlim(-extent, extent)
     ax.set_ylim(-extent, extent)
     ax.set_aspect("equal")

@@ -18,7 +18,6 @@ import sys
 import time
 
 import jax
-import numpy as np
 
 from gan_lessons import data, pretrained
 from gan_lessons.training import PlayerState, dcgan_optimizer, train
@@ -43,24 +42,20 @@ def train_dcgan(config_name: str, images, key, epochs: float = 1.0, batch_size: 
     }
     g_state = PlayerState.create(generator, dcgan_optimizer(**optimizers["generator_optimizer"]))
     d_state = PlayerState.create(discriminator, dcgan_optimizer(**optimizers["discriminator_optimizer"]))
-    batches = []
-    for epoch_key in jax.random.split(data_key, int(np.ceil(epochs))):
-        batches.append(data.epoch_batches(epoch_key, images, batch_size))
-    batches = np.concatenate(batches)[: int(round(epochs * len(batches[0])))]
+    batches = data.batches_for_steps(data_key, images, batch_size, int(round(epochs * (len(images) // batch_size))))
     d_state, g_state, metrics = train(d_state, g_state, batches, train_key, progress=progress, description="DCGAN")
     return g_state, d_state, metrics, optimizers
 
 
 def judge_generator(g_state, dataset: str, key, count: int = 10_000) -> dict:
     """Class histogram and mean confidence of the shipped classifier on ``count`` samples."""
-    from gan_lessons.classifier import class_histogram, mean_confidence, predict_probabilities
+    from gan_lessons.classifier import judge
     from gan_lessons.training import generate, latent_dim, sample_latent
 
     classifier, _ = pretrained.load_classifier(dataset)
-    images = generate(g_state, sample_latent(key, count, latent_dim(g_state)))
-    probabilities = predict_probabilities(classifier, images)
-    return {"class_shares": [round(float(s), 4) for s in class_histogram(probabilities)],
-            "mean_confidence": round(mean_confidence(probabilities), 4), "samples": count}
+    shares, confidence = judge(classifier, generate(g_state, sample_latent(key, count, latent_dim(g_state))))
+    return {"class_shares": [round(float(s), 4) for s in shares], "mean_confidence": round(confidence, 4),
+            "samples": count}
 
 
 def _classifier_command(args) -> dict:

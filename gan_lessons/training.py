@@ -77,7 +77,8 @@ def sample_latent(key: jax.Array, count: int, dim: int) -> jax.Array:
     return jax.random.normal(key, (count, dim))
 
 
-def _update(state: PlayerState, grads, batch_stats) -> PlayerState:
+def apply_gradients(state: PlayerState, grads, batch_stats) -> PlayerState:
+    """One optimiser step on ``grads``; store the new BatchNorm statistics; count the step."""
     updates, opt_state = state.optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     return state.replace(params=params, batch_stats=batch_stats, opt_state=opt_state, step=state.step + 1)
@@ -116,7 +117,7 @@ def _d_step(d_state, g_state, real, key, r1_weight=0.0):
         "d_real": jnp.mean(jax.nn.sigmoid(real_logits)),  # D(x), should stay well above D(G(z))
         "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits)),  # D(G(z))
     }
-    return _update(d_state, grads, stats), metrics
+    return apply_gradients(d_state, grads, stats), metrics
 
 
 def _g_step(g_state, d_state, batch_size, key, generator_loss):
@@ -130,7 +131,7 @@ def _g_step(g_state, d_state, batch_size, key, generator_loss):
         return losses.GENERATOR_LOSSES[generator_loss](fake_logits), stats
 
     (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(g_state.params)
-    return _update(g_state, grads, stats), {"g_loss": loss}
+    return apply_gradients(g_state, grads, stats), {"g_loss": loss}
 
 
 @partial(jax.jit, static_argnames=("r1_weight",))

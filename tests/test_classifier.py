@@ -52,3 +52,12 @@ def test_shipped_classifier_reaches_its_accuracy(dataset, load, bound, data_dir)
     assert measured == pytest.approx(config["test_accuracy"], abs=2e-3)  # the stored number is the real one
     features = classifier.classifier_features(state, images[:10])
     assert features.shape == (10, 128)
+
+
+def test_judge_gives_the_histogram_and_confidence_of_its_predictions():
+    state = classifier.make_classifier(jax.random.key(2))
+    images = jax.random.uniform(jax.random.key(3), (50, 28, 28, 1), minval=-1, maxval=1)
+    shares, confidence = classifier.judge(state, images)
+    probabilities = classifier.predict_probabilities(state, images)
+    np.testing.assert_array_equal(shares, classifier.class_histogram(probabilities))
+    assert confidence == classifier.mean_confidence(probabilities)

@@ -77,6 +77,13 @@ def test_iterate_batches_covers_each_epoch():
     assert sorted(seen) == sorted(list(range(8)) * 2)
 
 
+def test_batches_for_steps_spans_epochs_each_a_permutation():
+    batches = data.batches_for_steps(jax.random.key(0), np.arange(8), 2, steps=7)  # 4 steps per epoch
+    assert batches.shape == (7, 2)
+    assert sorted(batches[:4].ravel().tolist()) == list(range(8))  # the first epoch: every example once
+    assert len(set(batches[4:].ravel().tolist())) == 6  # the second, cut short: no example twice
+
+
 def test_batch_larger_than_data_is_a_clear_error():
     with pytest.raises(ValueError, match="larger than"):
         data.epoch_batches(jax.random.key(0), np.arange(3), 4)
