@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from gan_lessons.models import CPU, PAPER, MLPDiscriminator, MLPGenerator, count_parameters, make_dcgan
+from gan_lessons.models import CONFIGS, CPU, PAPER, MLPDiscriminator, MLPGenerator, count_parameters, make_dcgan
 
 
 def test_paper_dcgan_has_the_seed_architecture():
@@ -17,7 +17,7 @@ def test_paper_dcgan_has_the_seed_architecture():
 
 
 def test_shapes_range_and_features():
-    for config in (PAPER, CPU):
+    for config in CONFIGS.values():
         generator, discriminator = make_dcgan(config, jax.random.key(1))
         images = generator(jax.random.normal(jax.random.key(2), (4, config.latent_dim)))
         assert images.shape == (4, 28, 28, 1)
