@@ -27,10 +27,11 @@ LOADERS = {"mnist": data.load_mnist, "fashion_mnist": data.load_fashion_mnist}
 
 def train_dcgan(config_name: str, images, key, epochs: float = 1.0, batch_size: int = 128,
                 generator_learning_rate: float = 2e-4, discriminator_learning_rate: float = 2e-4,
-                progress: bool = True):
+                progress: bool = True, r1_weight: float = 0.0):
     """Train a DCGAN from scratch; returns (g_state, d_state, metrics, optimiser settings).
 
     ``epochs`` may be fractional: 0.5 trains on half an epoch's batches.
+    ``r1_weight``: γ of the R1 penalty on D (``training.r1_penalty``; 0: none).
     """
     from gan_lessons.models import make_dcgan
 
@@ -43,7 +44,8 @@ def train_dcgan(config_name: str, images, key, epochs: float = 1.0, batch_size: 
     g_state = PlayerState.create(generator, dcgan_optimizer(**optimizers["generator_optimizer"]))
     d_state = PlayerState.create(discriminator, dcgan_optimizer(**optimizers["discriminator_optimizer"]))
     batches = data.batches_for_steps(data_key, images, batch_size, int(round(epochs * (len(images) // batch_size))))
-    d_state, g_state, metrics = train(d_state, g_state, batches, train_key, progress=progress, description="DCGAN")
+    d_state, g_state, metrics = train(d_state, g_state, batches, train_key, progress=progress, description="DCGAN",
+                                      r1_weight=r1_weight)
     return g_state, d_state, metrics, optimizers
 
 
@@ -78,7 +80,7 @@ def _dcgan_command(args) -> dict:
     train_key, judge_key = jax.random.split(jax.random.key(args.seed))
     g_state, d_state, metrics, optimizers = train_dcgan(
         args.config, images, train_key, args.epochs, args.batch_size,
-        args.generator_learning_rate, args.discriminator_learning_rate)
+        args.generator_learning_rate, args.discriminator_learning_rate, r1_weight=args.r1_weight)
     result = {"final_d_real": round(float(metrics["d_real"][-100:].mean()), 3),
               "final_d_fake": round(float(metrics["d_fake"][-100:].mean()), 3)}
     out = args.out or pretrained.checkpoint_path(f"dcgan_{args.config}_{args.dataset}")
@@ -113,6 +115,7 @@ def main(argv=None) -> dict:
     dcgan.add_argument("--batch-size", type=int, default=128)
     dcgan.add_argument("--generator-learning-rate", type=float, default=2e-4)
     dcgan.add_argument("--discriminator-learning-rate", type=float, default=2e-4)
+    dcgan.add_argument("--r1-weight", type=float, default=0.0, help="γ of the R1 penalty on D (0: none)")
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     args.argv = argv  # stored with the checkpoint: the exact command that made it

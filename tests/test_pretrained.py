@@ -32,7 +32,8 @@ def test_shipped_dcgan_loads_and_generates():
 
 def test_train_command_writes_a_loadable_dcgan_checkpoint(tmp_path, data_dir):
     out = tmp_path / "dcgan.ckpt"
-    result = train.main(["dcgan", "--epochs", "0.01", "--data-dir", str(data_dir), "--out", str(out)])
+    result = train.main(["dcgan", "--epochs", "0.01", "--r1-weight", "0.5",
+                         "--data-dir", str(data_dir), "--out", str(out)])
     assert 0.0 < result["final_d_real"] < 1.0
     stored = pretrained.read_checkpoint_config(out)
-    assert stored["epochs"] == 0.01 and stored["command"].endswith(f"--out {out}")
+    assert stored["epochs"] == 0.01 and stored["r1_weight"] == 0.5 and stored["command"].endswith(f"--out {out}")
