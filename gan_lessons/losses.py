@@ -1,4 +1,4 @@
-"""GAN losses, computed from the discriminator's logits.
+"""GAN losses, computed from the discriminator's raw output ℓ (a logit, or a critic's score).
 
 The discriminator outputs a logit ℓ and D = σ(ℓ). Every log-probability is
 written with softplus, which never overflows:
@@ -12,6 +12,7 @@ as soon as |ℓ| ≳ 17 in float32.
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 from jax.nn import softplus
 
@@ -60,7 +61,52 @@ def g_loss_non_saturating(fake_logits):
     return -jnp.mean(log_d(fake_logits))
 
 
+def d_loss_least_squares(real_logits, fake_logits):
+    """L_D = ½ E_x[(ℓ(x) − 1)²] + ½ E_z[ℓ(G(z))²]  (LSGAN, Mao et al. 2017, with a = 0, b = c = 1).
+
+    ℓ is used as it is, without a sigmoid: fakes far on the right side of the
+    boundary are still pulled towards it, so the gradients do not vanish.
+    """
+    return 0.5 * jnp.mean((real_logits - 1.0) ** 2) + 0.5 * jnp.mean(fake_logits ** 2)
+
+
+def g_loss_least_squares(fake_logits):
+    """L_G = ½ E_z[(ℓ(G(z)) − 1)²]: G wants its samples scored like real ones."""
+    return 0.5 * jnp.mean((fake_logits - 1.0) ** 2)
+
+
+def d_loss_hinge(real_logits, fake_logits):
+    """L_D = E_x[max(0, 1 − ℓ(x))] + E_z[max(0, 1 + ℓ(G(z)))]  (Lim & Ye 2017; Miyato et al. 2018).
+
+    Samples already beyond the margin (ℓ ≥ 1 for real, ℓ ≤ −1 for fake) give D no gradient.
+    """
+    return jnp.mean(jax.nn.relu(1.0 - real_logits)) + jnp.mean(jax.nn.relu(1.0 + fake_logits))
+
+
+def d_loss_wasserstein(real_logits, fake_logits):
+    """L_D = E_z[ℓ(G(z))] − E_x[ℓ(x)]  (WGAN, Arjovsky et al. 2017).
+
+    With ℓ 1-Lipschitz, −min L_D is the Wasserstein-1 distance between the data and G's
+    distribution; the Lipschitz bound comes from clipping the weights or a gradient penalty.
+    """
+    return jnp.mean(fake_logits) - jnp.mean(real_logits)
+
+
+def g_loss_linear(fake_logits):
+    """L_G = −E_z[ℓ(G(z))]: the generator of WGAN and of the hinge loss raises the critic's score."""
+    return -jnp.mean(fake_logits)
+
+
+DISCRIMINATOR_LOSSES = {
+    "cross_entropy": d_loss,
+    "least_squares": d_loss_least_squares,
+    "hinge": d_loss_hinge,
+    "wasserstein": d_loss_wasserstein,
+}
+
 GENERATOR_LOSSES = {
     "saturating": g_loss_saturating,
     "non_saturating": g_loss_non_saturating,
+    "least_squares": g_loss_least_squares,
+    "linear": g_loss_linear,
 }

@@ -23,6 +23,20 @@ def leaky_relu(x):
     return jax.nn.leaky_relu(x, negative_slope=0.2)  # DCGAN's slope for the discriminator
 
 
+def _normalisation_wrapper(norm: str, allowed: tuple[str, ...], rngs: nnx.Rngs):
+    """The function that wraps each of D's layers: the layer itself, or the layer under spectral normalisation.
+
+    ``nnx.SpectralNorm`` (Miyato et al. 2018) divides the weight by σ_max estimated with one power
+    iteration per call in training mode; its vector u is kept between calls in an ``nnx.BatchStat``,
+    so it travels with BatchNorm's statistics in the player's ``batch_stats``.
+    """
+    if norm not in allowed:
+        raise ValueError(f"norm must be one of {allowed}, got {norm!r}")
+    if norm == "spectral":
+        return lambda layer: nnx.SpectralNorm(layer, rngs=rngs)
+    return lambda layer: layer
+
+
 # ------------------------------------------------------------------------ MLP
 
 
@@ -52,15 +66,19 @@ class MLPGenerator(nnx.Module):
 
 
 class MLPDiscriminator(nnx.Module):
-    """samples (B, *input_shape) → logits (B,): flatten, Dense-LeakyReLU layers, one linear logit."""
+    """samples (B, *input_shape) → logits (B,): flatten, Dense-LeakyReLU layers, one linear logit.
 
-    def __init__(self, input_shape, hidden=(128, 128), *, rngs: nnx.Rngs):
+    ``norm="spectral"`` divides every weight matrix by its largest singular value (``nnx.SpectralNorm``).
+    """
+
+    def __init__(self, input_shape, hidden=(128, 128), norm: str = "none", *, rngs: nnx.Rngs):
+        wrap = _normalisation_wrapper(norm, ("none", "spectral"), rngs)
         input_size = 1
         for size in input_shape:
             input_size *= size
         sizes = (input_size, *hidden)
-        self.hidden = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(sizes[:-1], sizes[1:])])
-        self.output = nnx.Linear(sizes[-1], 1, rngs=rngs)
+        self.hidden = nnx.List([wrap(nnx.Linear(a, b, rngs=rngs)) for a, b in zip(sizes[:-1], sizes[1:])])
+        self.output = wrap(nnx.Linear(sizes[-1], 1, rngs=rngs))
 
     def features(self, x):
         """The activations of every hidden layer: a list of (B, hidden[i])."""
@@ -72,7 +90,9 @@ class MLPDiscriminator(nnx.Module):
         return activations
 
     def __call__(self, x):
-        return self.output(self.features(x)[-1])[:, 0]  # (B,)
+        activations = self.features(x)
+        h = activations[-1] if activations else x.reshape(x.shape[0], -1)  # no hidden layer: a linear D
+        return self.output(h)[:, 0]  # (B,)
 
 
 # ---------------------------------------------------------------------- DCGAN
@@ -145,28 +165,35 @@ class DCGANDiscriminator(nnx.Module):
         Conv s2 + LeakyReLU       (B, 14, 14, 64) [(B, 14, 14, 16)]   no BatchNorm on the input layer
         Conv s2 + BN + LeakyReLU  (B, 7, 7, 128)  [(B, 7, 7, 32)]
         flatten + Dense           (B,)
+
+    ``norm``: "batch" (the DCGAN recipe), "none" (what WGAN-GP asks of its critic: the gradient
+    penalty is per example, and BatchNorm makes each output depend on the whole batch) or
+    "spectral" (no BatchNorm; every layer spectrally normalised).
     """
 
-    def __init__(self, config: DCGANConfig = CPU, *, rngs: nnx.Rngs):
+    def __init__(self, config: DCGANConfig = CPU, norm: str = "batch", *, rngs: nnx.Rngs):
         self.config = config
+        self.batch_norm = norm == "batch"
+        wrap = _normalisation_wrapper(norm, ("batch", "none", "spectral"), rngs)
         channels = (1, *config.discriminator_channels)
         k = config.kernel_size
         self.convs = nnx.List([
-            nnx.Conv(c_in, c_out, (k, k), strides=2, kernel_init=DCGAN_INIT, rngs=rngs)
+            wrap(nnx.Conv(c_in, c_out, (k, k), strides=2, kernel_init=DCGAN_INIT, rngs=rngs))
             for c_in, c_out in zip(channels[:-1], channels[1:])
         ])
         self.norms = nnx.List([
-            nnx.BatchNorm(c, momentum=BATCHNORM_MOMENTUM, rngs=rngs) for c in channels[2:]
+            nnx.BatchNorm(c, momentum=BATCHNORM_MOMENTUM, rngs=rngs) for c in channels[2:] if self.batch_norm
         ])
         side = 28 // 2 ** len(self.convs)
-        self.output = nnx.Linear(side * side * channels[-1], 1, kernel_init=DCGAN_INIT, rngs=rngs)
+        self.output = wrap(nnx.Linear(side * side * channels[-1], 1, kernel_init=DCGAN_INIT, rngs=rngs))
 
     def features(self, x):
         """The activation after each convolution: [(B, 14, 14, c1), (B, 7, 7, c2)]."""
         h = leaky_relu(self.convs[0](x))  # (B, 14, 14, c1)
         activations = [h]
-        for conv, norm in zip(self.convs[1:], self.norms):
-            h = leaky_relu(norm(conv(h)))  # (B, H/2, W/2, c)
+        for index, conv in enumerate(self.convs[1:]):
+            h = conv(h)  # (B, H/2, W/2, c)
+            h = leaky_relu(self.norms[index](h) if self.batch_norm else h)
             activations.append(h)
         return activations
 
@@ -175,12 +202,15 @@ class DCGANDiscriminator(nnx.Module):
         return self.output(h.reshape(x.shape[0], -1))[:, 0]  # (B,)
 
 
-def make_dcgan(config: DCGANConfig | str, key: jax.Array, fast_gradient=True):
-    """A (generator, discriminator) pair, initialised from two keys split off ``key``."""
+def make_dcgan(config: DCGANConfig | str, key: jax.Array, fast_gradient=True, discriminator_norm: str = "batch"):
+    """A (generator, discriminator) pair, initialised from two keys split off ``key``.
+
+    ``discriminator_norm``: "batch", "none" or "spectral" (see ``DCGANDiscriminator``).
+    """
     config = CONFIGS[config] if isinstance(config, str) else config
     generator_key, discriminator_key = jax.random.split(key)
     generator = DCGANGenerator(config, fast_gradient=fast_gradient, rngs=nnx.Rngs(generator_key))
-    discriminator = DCGANDiscriminator(config, rngs=nnx.Rngs(discriminator_key))
+    discriminator = DCGANDiscriminator(config, discriminator_norm, rngs=nnx.Rngs(discriminator_key))
     return generator, discriminator
 
 

@@ -20,7 +20,7 @@ import time
 import jax
 
 from gan_lessons import data, pretrained
-from gan_lessons.training import PlayerState, dcgan_optimizer, train
+from gan_lessons.training import Objective, PlayerState, dcgan_optimizer, train
 
 LOADERS = {"mnist": data.load_mnist, "fashion_mnist": data.load_fashion_mnist}
 
@@ -44,8 +44,8 @@ def train_dcgan(config_name: str, images, key, epochs: float = 1.0, batch_size: 
     g_state = PlayerState.create(generator, dcgan_optimizer(**optimizers["generator_optimizer"]))
     d_state = PlayerState.create(discriminator, dcgan_optimizer(**optimizers["discriminator_optimizer"]))
     batches = data.batches_for_steps(data_key, images, batch_size, int(round(epochs * (len(images) // batch_size))))
-    d_state, g_state, metrics = train(d_state, g_state, batches, train_key, progress=progress, description="DCGAN",
-                                      r1_weight=r1_weight)
+    d_state, g_state, metrics = train(d_state, g_state, batches, train_key, Objective(r1_weight=r1_weight),
+                                      progress=progress, description="DCGAN")
     return g_state, d_state, metrics, optimizers
 
 

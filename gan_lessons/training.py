@@ -13,6 +13,7 @@ performance guide advises (``nnx.jit`` re-walks the object graph on every call).
 from __future__ import annotations
 
 import collections
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -47,8 +48,12 @@ class PlayerState(struct.PyTreeNode):
         return cls(graphdef, optimizer, params, batch_stats, optimizer.init(params), jnp.zeros((), jnp.int32))
 
     def model(self, train: bool = False) -> nnx.Module:
-        """A live Flax module with this state's weights, in training or evaluation mode."""
-        model = nnx.merge(self.graphdef, self.params, self.batch_stats)
+        """A live Flax module with a copy of this state's weights, in training or evaluation mode.
+
+        A copy, because some layers write to their variables when called (``nnx.SpectralNorm`` stores
+        the normalised weight in place), and the state must not change behind the caller's back.
+        """
+        model = nnx.merge(self.graphdef, self.params, self.batch_stats, copy=True)
         model.train() if train else model.eval()
         return model
 
@@ -84,21 +89,85 @@ def apply_gradients(state: PlayerState, grads, batch_stats) -> PlayerState:
     return state.replace(params=params, batch_stats=batch_stats, opt_state=opt_state, step=state.step + 1)
 
 
+@dataclass(frozen=True)
+class Objective:
+    """What each player minimises, and how D is kept in check: one GAN "recipe".
+
+    ``discriminator_loss`` / ``generator_loss`` name entries of ``losses.DISCRIMINATOR_LOSSES`` /
+    ``losses.GENERATOR_LOSSES``. ``r1_weight`` γ adds γ·R1 to D's loss (``r1_penalty``);
+    ``gradient_penalty_weight`` λ adds WGAN-GP's λ·GP (``gradient_penalty``); ``clip_value`` c clips
+    every D parameter to [−c, c] after each update (the original WGAN); ``critic_steps`` n makes n D
+    updates, each on its own real batch, per G update. Hashable, so jitted steps take it as static.
+    """
+
+    discriminator_loss: str = "cross_entropy"
+    generator_loss: str = "non_saturating"
+    r1_weight: float = 0.0
+    gradient_penalty_weight: float = 0.0
+    clip_value: float = 0.0
+    critic_steps: int = 1
+
+    def __post_init__(self):
+        if self.discriminator_loss not in losses.DISCRIMINATOR_LOSSES:
+            raise ValueError(f"discriminator_loss must be one of {sorted(losses.DISCRIMINATOR_LOSSES)}, "
+                             f"got {self.discriminator_loss!r}")
+        if self.generator_loss not in losses.GENERATOR_LOSSES:
+            raise ValueError(f"generator_loss must be one of {sorted(losses.GENERATOR_LOSSES)}, "
+                             f"got {self.generator_loss!r}")
+        if self.critic_steps < 1:
+            raise ValueError(f"critic_steps must be at least 1, got {self.critic_steps}")
+
+
+NON_SATURATING = Objective()
+
+# The eight recipes chapter 06 compares. Spectral normalisation changes D's layers, not the
+# objective: it is the non-saturating objective with ``make_dcgan(..., discriminator_norm="spectral")``.
+OBJECTIVES = {
+    "minimax (saturating)": Objective(generator_loss="saturating"),
+    "non-saturating": NON_SATURATING,
+    "least squares": Objective("least_squares", "least_squares"),
+    "hinge": Objective("hinge", "linear"),
+    "WGAN, weight clipping": Objective("wasserstein", "linear", clip_value=0.01, critic_steps=5),
+    "WGAN-GP": Objective("wasserstein", "linear", gradient_penalty_weight=10.0, critic_steps=5),
+    "spectral norm": NON_SATURATING,
+    "R1": Objective(r1_weight=1.0),
+}
+
+
 def r1_penalty(d_state: PlayerState, params, batch_stats, real):
     """R1 (Mescheder et al. 2018): (1/2) E_x~data ‖∇_x D_logit(x)‖², the slope of D's logit on real data.
 
     Penalising it keeps D from building cliffs around the data that fling fakes from mode to mode.
     """
+    slopes = _input_gradients(d_state, params, batch_stats, real)
+    return 0.5 * jnp.mean(jnp.sum(slopes ** 2, axis=1))
+
+
+def gradient_penalty(d_state: PlayerState, params, batch_stats, real, fake, key):
+    """WGAN-GP (Gulrajani et al. 2017): E_x̂[(‖∇_x̂ ℓ(x̂)‖₂ − 1)²], x̂ = ε x + (1 − ε) G(z), ε ~ U[0, 1].
+
+    A soft version of "the critic is 1-Lipschitz", checked on random points between real and fake pairs.
+    """
+    epsilon = jax.random.uniform(key, (real.shape[0],) + (1,) * (real.ndim - 1))
+    between = epsilon * real + (1.0 - epsilon) * fake
+    slopes = _input_gradients(d_state, params, batch_stats, between)
+    norms = jnp.sqrt(jnp.sum(slopes ** 2, axis=1) + 1e-12)  # + tiny: the gradient of √ at 0 is inf
+    return jnp.mean((norms - 1.0) ** 2)
+
+
+def _input_gradients(d_state, params, batch_stats, inputs):
+    """∇_x ℓ(x) for each example, flattened: (B, features)."""
     def summed_logits(x):
         return jnp.sum(apply_model(d_state, params, batch_stats, x, train=True)[0])
 
-    slopes = jax.grad(summed_logits)(real)  # (B, ...): each example's logit depends only on itself
-    return 0.5 * jnp.mean(jnp.sum(slopes.reshape(real.shape[0], -1) ** 2, axis=1))
+    slopes = jax.grad(summed_logits)(inputs)  # (B, ...): each example's logit depends only on itself
+    return slopes.reshape(inputs.shape[0], -1)
 
 
-def _d_step(d_state, g_state, real, key, r1_weight=0.0):
+def _d_step(d_state, g_state, real, key, objective=NON_SATURATING):
     TRACE_COUNTS["d_step"] += 1
     z = sample_latent(key, real.shape[0], latent_dim(g_state))
+    penalty_key = jax.random.fold_in(key, 1)  # its own stream; z keeps using ``key`` as it always has
     fake, _ = apply_model(g_state, g_state.params, g_state.batch_stats, z, train=True)
     fake = lax.stop_gradient(fake)  # D's loss must not reach G's parameters
 
@@ -106,21 +175,31 @@ def _d_step(d_state, g_state, real, key, r1_weight=0.0):
         # Real and fake go through D separately, so BatchNorm never mixes their statistics.
         real_logits, stats = apply_model(d_state, params, d_state.batch_stats, real, train=True)
         fake_logits, stats = apply_model(d_state, params, stats, fake, train=True)
-        loss = losses.d_loss(real_logits, fake_logits)
-        if r1_weight:  # a Python float, static: the penalty is traced only when asked for
-            loss = loss + r1_weight * r1_penalty(d_state, params, d_state.batch_stats, real)
+        loss = losses.DISCRIMINATOR_LOSSES[objective.discriminator_loss](real_logits, fake_logits)
+        # the weights are static Python floats: a penalty is traced only when asked for
+        if objective.r1_weight:
+            loss = loss + objective.r1_weight * r1_penalty(d_state, params, d_state.batch_stats, real)
+        if objective.gradient_penalty_weight:
+            loss = loss + objective.gradient_penalty_weight * gradient_penalty(
+                d_state, params, d_state.batch_stats, real, fake, penalty_key)
         return loss, (stats, real_logits, fake_logits)
 
     (loss, (stats, real_logits, fake_logits)), grads = jax.value_and_grad(loss_fn, has_aux=True)(d_state.params)
+    d_state = apply_gradients(d_state, grads, stats)
+    if objective.clip_value:
+        clip = objective.clip_value
+        d_state = d_state.replace(params=jax.tree.map(lambda p: jnp.clip(p, -clip, clip), d_state.params))
     metrics = {
         "d_loss": loss,
         "d_real": jnp.mean(jax.nn.sigmoid(real_logits)),  # D(x), should stay well above D(G(z))
         "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits)),  # D(G(z))
+        "real_score": jnp.mean(real_logits),  # ℓ itself: what a critic (WGAN, hinge) reports
+        "fake_score": jnp.mean(fake_logits),
     }
-    return apply_gradients(d_state, grads, stats), metrics
+    return d_state, metrics
 
 
-def _g_step(g_state, d_state, batch_size, key, generator_loss):
+def _g_step(g_state, d_state, batch_size, key, objective=NON_SATURATING):
     TRACE_COUNTS["g_step"] += 1
     z = sample_latent(key, batch_size, latent_dim(g_state))
 
@@ -128,52 +207,59 @@ def _g_step(g_state, d_state, batch_size, key, generator_loss):
         fake, stats = apply_model(g_state, params, g_state.batch_stats, z, train=True)
         # D in training mode as in its own step; its updated statistics are thrown away
         fake_logits, _ = apply_model(d_state, d_state.params, d_state.batch_stats, fake, train=True)
-        return losses.GENERATOR_LOSSES[generator_loss](fake_logits), stats
+        return losses.GENERATOR_LOSSES[objective.generator_loss](fake_logits), stats
 
     (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(g_state.params)
     return apply_gradients(g_state, grads, stats), {"g_loss": loss}
 
 
-@partial(jax.jit, static_argnames=("r1_weight",))
-def d_step(d_state: PlayerState, g_state: PlayerState, real: jax.Array, key: jax.Array, r1_weight: float = 0.0):
-    """One discriminator update on a real batch and as many fresh fakes; returns (d_state, metrics).
-
-    ``r1_weight`` γ adds γ · R1 to D's loss (see ``r1_penalty``).
-    """
-    return _d_step(d_state, g_state, real, key, r1_weight)
+@partial(jax.jit, static_argnames=("objective",))
+def d_step(d_state: PlayerState, g_state: PlayerState, real: jax.Array, key: jax.Array,
+           objective: Objective = NON_SATURATING):
+    """One discriminator update on a real batch and as many fresh fakes; returns (d_state, metrics)."""
+    return _d_step(d_state, g_state, real, key, objective)
 
 
-@partial(jax.jit, static_argnames=("batch_size", "generator_loss"))
-def g_step(g_state, d_state, batch_size: int, key, generator_loss: str = "non_saturating"):
+@partial(jax.jit, static_argnames=("batch_size", "objective"))
+def g_step(g_state, d_state, batch_size: int, key, objective: Objective = NON_SATURATING):
     """One generator update on ``batch_size`` fresh fakes; returns (g_state, metrics)."""
-    return _g_step(g_state, d_state, batch_size, key, generator_loss)
+    return _g_step(g_state, d_state, batch_size, key, objective)
 
 
-def _train_step(d_state, g_state, real, key, generator_loss="non_saturating", r1_weight=0.0):
+def _train_step(d_state, g_state, real, key, objective=NON_SATURATING):
     TRACE_COUNTS["train_step"] += 1
     d_key, g_key = jax.random.split(key)
-    d_state, d_metrics = _d_step(d_state, g_state, real, d_key, r1_weight)
-    g_state, g_metrics = _g_step(g_state, d_state, real.shape[0], g_key, generator_loss)
+    if objective.critic_steps == 1:
+        d_state, d_metrics = _d_step(d_state, g_state, real, d_key, objective)
+    else:  # real: (critic_steps, B, ...), one batch per critic update
+        for critic_key, critic_real in zip(jax.random.split(d_key, objective.critic_steps), real):
+            d_state, d_metrics = _d_step(d_state, g_state, critic_real, critic_key, objective)
+    batch_size = real.shape[1] if objective.critic_steps > 1 else real.shape[0]
+    g_state, g_metrics = _g_step(g_state, d_state, batch_size, g_key, objective)
     return d_state, g_state, {**d_metrics, **g_metrics}
 
 
-train_step = jax.jit(_train_step, static_argnames=("generator_loss", "r1_weight"))
-train_step.__doc__ = "One D update then one G update: (d_state, g_state, real, key) → (d_state, g_state, metrics)."
+train_step = jax.jit(_train_step, static_argnames=("objective",))
+train_step.__doc__ = """One round: ``objective.critic_steps`` D updates, then one G update.
+
+(d_state, g_state, real, key, objective) → (d_state, g_state, metrics). With more than one critic
+step, ``real`` is (critic_steps, B, ...): a fresh real batch for each D update.
+"""
 
 
-@partial(jax.jit, static_argnames=("generator_loss", "r1_weight", "unroll"))
-def train_scan(d_state, g_state, real_batches, step_keys, generator_loss="non_saturating", r1_weight=0.0, unroll=1):
-    """``len(real_batches)`` training steps fused into one XLA program by ``lax.scan``.
+@partial(jax.jit, static_argnames=("objective", "unroll"))
+def train_scan(d_state, g_state, real_batches, step_keys, objective=NON_SATURATING, unroll=1):
+    """``len(real_batches)`` training rounds fused into one XLA program by ``lax.scan``.
 
-    ``step_keys`` holds one key per step, so the scan and the Python loop consume
-    the same randomness and reach the same result. ``unroll``: steps per loop
+    ``step_keys`` holds one key per round, so the scan and the Python loop consume
+    the same randomness and reach the same result. ``unroll``: rounds per loop
     iteration in the compiled program (``len(real_batches)``: no loop at all).
     """
     TRACE_COUNTS["train_scan"] += 1
 
     def body(carry, inputs):
         real, step_key = inputs
-        d_state, g_state, metrics = _train_step(*carry, real, step_key, generator_loss, r1_weight)
+        d_state, g_state, metrics = _train_step(*carry, real, step_key, objective)
         return (d_state, g_state), metrics
 
     (d_state, g_state), metrics = lax.scan(body, (d_state, g_state), (real_batches, step_keys), unroll=unroll)
@@ -196,37 +282,41 @@ def choose_runner(d_state: PlayerState, g_state: PlayerState) -> str:
     return "loop" if has_convolutions(d_state) or has_convolutions(g_state) else "scan"
 
 
-def train(d_state, g_state, real_batches, key, generator_loss="non_saturating", runner="auto",
-          chunk_steps=100, progress=True, description="training", r1_weight=0.0):
-    """Train for ``len(real_batches)`` steps; returns (d_state, g_state, metrics as numpy arrays).
+def train(d_state, g_state, real_batches, key, objective: Objective = NON_SATURATING, runner="auto",
+          chunk_steps=100, progress=True, description="training"):
+    """Train on ``real_batches`` (one batch per D update); returns (d_state, g_state, metrics as numpy arrays).
 
-    ``real_batches``: (steps, batch, ...). ``runner``: 'auto', 'scan' or 'loop'.
-    ``r1_weight``: γ of the R1 penalty on D (0: none).
-    The scan runner fuses ``chunk_steps`` steps per call so the progress bar still moves.
+    ``real_batches``: (d_updates, batch, ...). With ``objective.critic_steps`` = n, each round makes n D
+    updates and one G update, so there are d_updates / n rounds (and metric entries): every recipe
+    sees the same data for the same ``real_batches``. ``runner``: 'auto', 'scan' or 'loop'.
+    The scan runner fuses ``chunk_steps`` rounds per call so the progress bar still moves.
     """
     from tqdm.auto import tqdm
 
     runner = choose_runner(d_state, g_state) if runner == "auto" else runner
     if runner not in ("scan", "loop"):
         raise ValueError(f"runner must be 'auto', 'scan' or 'loop', got {runner!r}")
-    steps = len(real_batches)
-    if steps == 0:
+    if len(real_batches) == 0:
         raise ValueError("real_batches is empty: pass (steps, batch, ...) with at least one step")
+    critic_steps = objective.critic_steps
+    if len(real_batches) % critic_steps:
+        raise ValueError(f"{len(real_batches)} real batches do not split into rounds of {critic_steps} critic "
+                         f"steps: pass a multiple of {critic_steps}")
+    if critic_steps > 1:
+        real_batches = real_batches.reshape(-1, critic_steps, *real_batches.shape[1:])  # (rounds, n, B, ...)
+    rounds = len(real_batches)
     chunk = chunk_steps if runner == "scan" else 1
-    step_keys = jax.random.split(key, steps)
+    step_keys = jax.random.split(key, rounds)
     history = []
-    with tqdm(total=steps, desc=description, disable=not progress, leave=False) as bar:
-        for start in range(0, steps, chunk):
+    with tqdm(total=rounds, desc=description, disable=not progress, leave=False) as bar:
+        for start in range(0, rounds, chunk):
+            end = min(start + chunk, rounds)
             if runner == "scan":
-                end = min(start + chunk, steps)
                 d_state, g_state, metrics = train_scan(
-                    d_state, g_state, real_batches[start:end], step_keys[start:end], generator_loss, r1_weight
-                )
+                    d_state, g_state, real_batches[start:end], step_keys[start:end], objective)
             else:
-                end = start + 1
                 d_state, g_state, metrics = train_step(
-                    d_state, g_state, real_batches[start], step_keys[start], generator_loss, r1_weight
-                )
+                    d_state, g_state, real_batches[start], step_keys[start], objective)
             history.append(metrics)
             bar.update(end - start)
     stacked = jax.tree.map(lambda *xs: np.concatenate([np.atleast_1d(np.asarray(x)) for x in xs]), *history)

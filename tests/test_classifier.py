@@ -61,3 +61,19 @@ def test_judge_gives_the_histogram_and_confidence_of_its_predictions():
     probabilities = classifier.predict_probabilities(state, images)
     np.testing.assert_array_equal(shares, classifier.class_histogram(probabilities))
     assert confidence == classifier.mean_confidence(probabilities)
+
+
+def test_classification_accuracy_score_on_real_and_on_scrambled_labels():
+    """CAS with real images as the "generated" set is high; with labels that do not match the images it is chance."""
+    from gan_lessons import metrics
+
+    images, labels = data.load_mnist("train")
+    test_images, test_labels = data.load_mnist("test")
+    images, labels = images[:3000], labels[:3000]
+    real_key, scrambled_key = jax.random.split(jax.random.key(0))
+    real = metrics.classification_accuracy_score(images, labels, test_images[:2000], test_labels[:2000], real_key,
+                                                 epochs=1)
+    scrambled_labels = np.asarray(jax.random.permutation(jax.random.key(1), labels))
+    scrambled = metrics.classification_accuracy_score(images, scrambled_labels, test_images[:2000], test_labels[:2000],
+                                                      scrambled_key, epochs=1)
+    assert real > 0.9 and scrambled < 0.25, (real, scrambled)

@@ -52,3 +52,23 @@ def test_losses_are_finite_for_extreme_logits():
     gradient = jax.grad(lambda x: losses.d_loss(x, x))(huge)
     assert np.all(np.isfinite(gradient))
     assert np.isclose(losses.g_loss_non_saturating(jnp.array([-200.0])), 200.0)
+
+
+def test_least_squares_hinge_and_wasserstein_against_their_closed_forms():
+    real, fake = jnp.array([1.5, 0.5, -0.5]), jnp.array([-2.0, 0.0, 0.5])
+    # LSGAN: ½·mean((r − 1)²) + ½·mean(f²);  ½·mean((f − 1)²)
+    assert np.isclose(losses.d_loss_least_squares(real, fake), 0.5 * (0.25 + 0.25 + 2.25) / 3 + 0.5 * (4 + 0 + 0.25) / 3)
+    assert np.isclose(losses.g_loss_least_squares(fake), 0.5 * (9 + 1 + 0.25) / 3)
+    # hinge: mean(max(0, 1 − r)) + mean(max(0, 1 + f)); a real at 1.5 and a fake at −2 are past the margin
+    assert np.isclose(losses.d_loss_hinge(real, fake), (0 + 0.5 + 1.5) / 3 + (0 + 1 + 1.5) / 3)
+    # WGAN: mean(f) − mean(r);  the linear generator loss −mean(f)
+    assert np.isclose(losses.d_loss_wasserstein(real, fake), -0.5 - 0.5)
+    assert np.isclose(losses.g_loss_linear(fake), 0.5)
+
+
+def test_each_discriminator_loss_is_smallest_when_real_and_fake_are_told_apart():
+    separated, confused = (jnp.full(4, 3.0), jnp.full(4, -3.0)), (jnp.full(4, -3.0), jnp.full(4, 3.0))
+    for name, loss in losses.DISCRIMINATOR_LOSSES.items():
+        assert loss(*separated) < loss(*confused), name
+    for name, loss in losses.GENERATOR_LOSSES.items():  # G prefers fakes that D scores as real
+        assert loss(jnp.full(4, 1.0)) < loss(jnp.full(4, -3.0)), name

@@ -49,7 +49,7 @@ def test_each_step_changes_only_its_own_player(make_states, real):
     d_again, _ = training.d_step(d_state, g_state, real, jax.random.key(5))
     assert identical(d_again.params, new_d.params)
     # within the combined step: G's parameters after the D update are those before it
-    step_d, step_g, _ = training.train_step(d_state, g_state, real, jax.random.key(7), "non_saturating")
+    step_d, step_g, _ = training.train_step(d_state, g_state, real, jax.random.key(7))
     d_key, g_key = jax.random.split(jax.random.key(7))
     only_d, _ = training.d_step(d_state, g_state, real, d_key)
     assert identical(step_d.params, only_d.params)
@@ -77,13 +77,13 @@ def test_one_input_shape_compiles_once():
     before = training.TRACE_COUNTS["train_step"]
     key = jax.random.key(3)
     for step, step_key in enumerate(jax.random.split(key, 4)):
-        d_state, g_state, _ = training.train_step(d_state, g_state, batches[step], step_key, "non_saturating")
+        d_state, g_state, _ = training.train_step(d_state, g_state, batches[step], step_key)
     assert training.TRACE_COUNTS["train_step"] - before <= 1  # 0 if an earlier test already compiled it
     before = training.TRACE_COUNTS["train_step"]
     for step_key in jax.random.split(jax.random.key(4), 3):
-        d_state, g_state, _ = training.train_step(d_state, g_state, batches[0], step_key, "non_saturating")
+        d_state, g_state, _ = training.train_step(d_state, g_state, batches[0], step_key)
     assert training.TRACE_COUNTS["train_step"] == before  # same shapes: no new compilation
-    training.train_step(d_state, g_state, batches[0][:32], jax.random.key(9), "non_saturating")
+    training.train_step(d_state, g_state, batches[0][:32], jax.random.key(9))
     assert training.TRACE_COUNTS["train_step"] == before + 1  # a new batch size compiles once more
 
 
@@ -146,12 +146,12 @@ def test_r1_weight_flattens_the_discriminator_on_real_data():
     real = jnp.asarray(ring_batches(1)[0])
     plain_key, penalised_key = jax.random.split(jax.random.key(5))
     plain, _ = training.d_step(d_state, g_state, real, plain_key)
-    penalised, _ = training.d_step(d_state, g_state, real, penalised_key, r1_weight=10.0)
+    penalised, _ = training.d_step(d_state, g_state, real, penalised_key, training.Objective(r1_weight=10.0))
     batches = ring_batches(20)
     keys = jax.random.split(jax.random.key(6), 2)
     slopes = {}
     for weight, run_key in zip((0.0, 10.0), keys):
-        trained_d, _, _ = training.train(d_state, g_state, batches, run_key, progress=False, r1_weight=weight)
+        trained_d, _, _ = training.train(d_state, g_state, batches, run_key, training.Objective(r1_weight=weight), progress=False)
         slopes[weight] = float(training.r1_penalty(trained_d, trained_d.params, trained_d.batch_stats, real))
     assert slopes[10.0] < 0.5 * slopes[0.0], slopes
 
@@ -167,3 +167,69 @@ def test_generator_gradient_field_is_the_gradient_of_log_d():
             offset = jnp.zeros(2).at[axis].set(step)
             central = (log_d(point + offset) - log_d(point - offset)) / (2 * step)
             assert float(arrow[axis]) == pytest.approx(central, rel=2e-2, abs=2e-3)
+
+
+def linear_critic(weights=(3.0, -4.0)):
+    """ℓ(x) = w·x + b: an MLP discriminator with no hidden layer, so ∇_x ℓ = w everywhere."""
+    critic = MLPDiscriminator((2,), hidden=(), rngs=nnx.Rngs(0))
+    critic.output.kernel[...] = jnp.asarray(weights, jnp.float32)[:, None]
+    return training.PlayerState.create(critic, optax.sgd(0.1))
+
+
+def test_gradient_penalty_of_a_linear_critic_is_its_closed_form():
+    critic = linear_critic((3.0, -4.0))  # ‖w‖ = 5 → (5 − 1)² = 16 at every interpolated point
+    real, fake = jnp.asarray(ring_batches(1, batch=16)[0]), jnp.zeros((16, 2))
+    penalty = training.gradient_penalty(critic, critic.params, critic.batch_stats, real, fake, jax.random.key(0))
+    assert np.isclose(penalty, 16.0, rtol=1e-5)
+    unit = linear_critic((0.6, 0.8))  # already 1-Lipschitz: no penalty
+    assert np.isclose(training.gradient_penalty(unit, unit.params, unit.batch_stats, real, fake, jax.random.key(0)),
+                      0.0, atol=1e-6)
+
+
+def test_weight_clipping_keeps_every_discriminator_parameter_in_range():
+    d_state, g_state = mlp_states()
+    clipped, _ = training.d_step(d_state, g_state, jnp.asarray(ring_batches(1)[0]), jax.random.key(1),
+                                 training.Objective("wasserstein", "linear", clip_value=0.01))
+    assert max(float(jnp.max(jnp.abs(leaf))) for leaf in jax.tree.leaves(clipped.params)) <= 0.01
+
+
+def test_critic_steps_make_that_many_d_updates_per_g_update():
+    d_state, g_state = mlp_states()
+    objective = training.Objective("wasserstein", "linear", gradient_penalty_weight=10.0, critic_steps=3)
+    real = jnp.asarray(ring_batches(3)).reshape(3, 64, 2)
+    new_d, new_g, _ = training.train_step(d_state, g_state, real, jax.random.key(2), objective)
+    assert int(new_d.step) == 3 and int(new_g.step) == 1
+    d_key, g_key = jax.random.split(jax.random.key(2))
+    by_hand = d_state
+    for critic_key, batch in zip(jax.random.split(d_key, 3), real):
+        by_hand, _ = training.d_step(by_hand, g_state, batch, critic_key, objective)
+    for a, b in zip(jax.tree.leaves(by_hand.params), jax.tree.leaves(new_d.params)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)  # one fused program vs three: rounding only
+    # train() groups one real batch per D update: 12 batches → 4 rounds, 4 metric entries
+    _, g_after, metrics = training.train(d_state, g_state, ring_batches(12), jax.random.key(3), objective,
+                                         progress=False)
+    assert int(g_after.step) == 4 and metrics["g_loss"].shape == (4,)
+    with pytest.raises(ValueError, match="multiple of 3"):
+        training.train(d_state, g_state, ring_batches(10), jax.random.key(3), objective, progress=False)
+
+
+def test_objective_rejects_unknown_losses():
+    with pytest.raises(ValueError, match="discriminator_loss must be one of"):
+        training.Objective("wasserstien")
+    assert set(training.OBJECTIVES) >= {"WGAN-GP", "hinge", "least squares", "R1"}
+
+
+def test_spectral_norm_brings_the_largest_singular_value_to_one():
+    key = jax.random.key(4)
+    discriminator = MLPDiscriminator((2,), hidden=(32,), norm="spectral", rngs=nnx.Rngs(key))
+    d_state = training.PlayerState.create(discriminator, optax.sgd(0.0))
+    real = jnp.asarray(ring_batches(1)[0])
+    stats = d_state.batch_stats
+    for _ in range(30):  # one power iteration per training-mode call, u kept in batch_stats
+        _, stats = training.apply_model(d_state, d_state.params, stats, real, train=True)
+    model = d_state.replace(batch_stats=stats).model(train=False)
+    model(real)  # evaluation mode: normalise with the stored u, do not update it
+    normalised = np.asarray(model.hidden[0].layer_instance.kernel[...])
+    assert np.isclose(np.linalg.svd(normalised, compute_uv=False)[0], 1.0, atol=1e-3)
+    raw = np.asarray(d_state.params["hidden"][0]["layer_instance"]["kernel"][...])
+    assert np.linalg.svd(raw, compute_uv=False)[0] > 1.5  # the stored weight itself is not normalised
