@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import jax
-
 import numpy as np
 import scipy.linalg
 from scipy.special import rel_entr
@@ -59,7 +58,8 @@ def gaussian_frechet_distance(mean_a, covariance_a, mean_b, covariance_b) -> flo
     For 1-D Gaussians this is (μ_a − μ_b)² + (σ_a − σ_b)².
     """
     mean_a, mean_b = np.asarray(mean_a, np.float64), np.asarray(mean_b, np.float64)
-    covariance_a, covariance_b = np.atleast_2d(covariance_a).astype(np.float64), np.atleast_2d(covariance_b).astype(np.float64)
+    covariance_a = np.atleast_2d(covariance_a).astype(np.float64)
+    covariance_b = np.atleast_2d(covariance_b).astype(np.float64)
     root = scipy.linalg.sqrtm(covariance_a @ covariance_b)
     if not np.all(np.isfinite(root)):  # a singular product: nudge both away from singular, as FID code does
         offset = 1e-6 * np.eye(len(covariance_a))

@@ -57,7 +57,8 @@ def test_losses_are_finite_for_extreme_logits():
 def test_least_squares_hinge_and_wasserstein_against_their_closed_forms():
     real, fake = jnp.array([1.5, 0.5, -0.5]), jnp.array([-2.0, 0.0, 0.5])
     # LSGAN: ½·mean((r − 1)²) + ½·mean(f²);  ½·mean((f − 1)²)
-    assert np.isclose(losses.d_loss_least_squares(real, fake), 0.5 * (0.25 + 0.25 + 2.25) / 3 + 0.5 * (4 + 0 + 0.25) / 3)
+    expected = 0.5 * (0.25 + 0.25 + 2.25) / 3 + 0.5 * (4 + 0 + 0.25) / 3
+    assert np.isclose(losses.d_loss_least_squares(real, fake), expected)
     assert np.isclose(losses.g_loss_least_squares(fake), 0.5 * (9 + 1 + 0.25) / 3)
     # hinge: mean(max(0, 1 − r)) + mean(max(0, 1 + f)); a real at 1.5 and a fake at −2 are past the margin
     assert np.isclose(losses.d_loss_hinge(real, fake), (0 + 0.5 + 1.5) / 3 + (0 + 1 + 1.5) / 3)

@@ -151,7 +151,8 @@ def test_r1_weight_flattens_the_discriminator_on_real_data():
     keys = jax.random.split(jax.random.key(6), 2)
     slopes = {}
     for weight, run_key in zip((0.0, 10.0), keys):
-        trained_d, _, _ = training.train(d_state, g_state, batches, run_key, training.Objective(r1_weight=weight), progress=False)
+        trained_d, _, _ = training.train(d_state, g_state, batches, run_key, training.Objective(r1_weight=weight),
+                                         progress=False)
         slopes[weight] = float(training.r1_penalty(trained_d, trained_d.params, trained_d.batch_stats, real))
     assert slopes[10.0] < 0.5 * slopes[0.0], slopes
 
