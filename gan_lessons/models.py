@@ -131,30 +131,39 @@ class DCGANGenerator(nnx.Module):
         ConvT s1 + BN + ReLU (B, 7, 7, 128)
         ConvT s2 + BN + ReLU (B, 14, 14, 64) [(B, 14, 14, 32)]
         ConvT s2 + tanh      (B, 28, 28, 1)  [(B, 28, 28, 1)]
+
+    ``batch_norm=False`` drops every BatchNorm (and gives the layers biases instead): DCGAN §3 found that
+    without it deep generators collapse all samples to a single point; chapter 06 shows it.
     """
 
-    def __init__(self, config: DCGANConfig = CPU, *, fast_gradient=True, rngs: nnx.Rngs):
+    def __init__(self, config: DCGANConfig = CPU, *, fast_gradient=True, batch_norm: bool = True, rngs: nnx.Rngs):
         self.config = config
         self.latent_dim = config.latent_dim
+        self.batch_norm = batch_norm
         c0 = config.projection_channels
-        self.project = nnx.Linear(config.latent_dim, 7 * 7 * c0, use_bias=False, kernel_init=DCGAN_INIT, rngs=rngs)
-        self.project_norm = nnx.BatchNorm(7 * 7 * c0, momentum=BATCHNORM_MOMENTUM, rngs=rngs)
+        # without BatchNorm the layers need their own biases
+        self.project = nnx.Linear(config.latent_dim, 7 * 7 * c0, use_bias=not batch_norm, kernel_init=DCGAN_INIT,
+                                  rngs=rngs)
+        if batch_norm:
+            self.project_norm = nnx.BatchNorm(7 * 7 * c0, momentum=BATCHNORM_MOMENTUM, rngs=rngs)
         channels = [c0] + [c for c, _ in config.generator_layers]
         self.upsample = nnx.List([
-            ConvTranspose(c_in, c_out, config.kernel_size, stride, use_bias=(c_out == 1),
+            ConvTranspose(c_in, c_out, config.kernel_size, stride, use_bias=(c_out == 1 or not batch_norm),
                           fast_gradient=fast_gradient, rngs=rngs)
             for c_in, (c_out, stride) in zip(channels[:-1], config.generator_layers)
         ])
         # BatchNorm after every transposed convolution except the output (DCGAN §3)
         self.norms = nnx.List([
-            nnx.BatchNorm(c, momentum=BATCHNORM_MOMENTUM, rngs=rngs) for c in channels[1:-1]
+            nnx.BatchNorm(c, momentum=BATCHNORM_MOMENTUM, rngs=rngs) for c in channels[1:-1] if batch_norm
         ])
 
     def __call__(self, z):
-        h = jax.nn.relu(self.project_norm(self.project(z)))  # (B, 7·7·c0)
+        h = self.project(z)  # (B, 7·7·c0)
+        h = jax.nn.relu(self.project_norm(h) if self.batch_norm else h)
         h = h.reshape(z.shape[0], 7, 7, self.config.projection_channels)  # (B, 7, 7, c0)
-        for layer, norm in zip(self.upsample[:-1], self.norms):
-            h = jax.nn.relu(norm(layer(h)))  # (B, H·s, W·s, c): see the class docstring
+        for index, layer in enumerate(self.upsample[:-1]):
+            h = layer(h)  # (B, H·s, W·s, c): see the class docstring
+            h = jax.nn.relu(self.norms[index](h) if self.batch_norm else h)
         return jnp.tanh(self.upsample[-1](h))  # (B, 28, 28, 1)
 
 
@@ -202,14 +211,17 @@ class DCGANDiscriminator(nnx.Module):
         return self.output(h.reshape(x.shape[0], -1))[:, 0]  # (B,)
 
 
-def make_dcgan(config: DCGANConfig | str, key: jax.Array, fast_gradient=True, discriminator_norm: str = "batch"):
+def make_dcgan(config: DCGANConfig | str, key: jax.Array, fast_gradient=True, discriminator_norm: str = "batch",
+               generator_batch_norm: bool = True):
     """A (generator, discriminator) pair, initialised from two keys split off ``key``.
 
-    ``discriminator_norm``: "batch", "none" or "spectral" (see ``DCGANDiscriminator``).
+    ``discriminator_norm``: "batch", "none" or "spectral" (see ``DCGANDiscriminator``);
+    ``generator_batch_norm``: False drops G's BatchNorm layers (see ``DCGANGenerator``).
     """
     config = CONFIGS[config] if isinstance(config, str) else config
     generator_key, discriminator_key = jax.random.split(key)
-    generator = DCGANGenerator(config, fast_gradient=fast_gradient, rngs=nnx.Rngs(generator_key))
+    generator = DCGANGenerator(config, fast_gradient=fast_gradient, batch_norm=generator_batch_norm,
+                               rngs=nnx.Rngs(generator_key))
     discriminator = DCGANDiscriminator(config, discriminator_norm, rngs=nnx.Rngs(discriminator_key))
     return generator, discriminator
 

@@ -59,7 +59,7 @@ class PlayerState(struct.PyTreeNode):
         return model
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def dcgan_optimizer(learning_rate=2e-4, b1=0.5):
     """Adam with DCGAN's settings (Radford et al. 2015: lr 2e-4, β1 = 0.5).
 

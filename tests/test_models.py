@@ -1,6 +1,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from flax import nnx
 
 from gan_lessons.models import CONFIGS, CPU, PAPER, MLPDiscriminator, MLPGenerator, count_parameters, make_dcgan
@@ -46,3 +47,22 @@ def test_mlp_discriminator_flattens_images():
     assert discriminator(jnp.zeros((3, 28, 28, 1))).shape == (3,)
     generator = MLPGenerator(16, (28, 28, 1), tanh_output=True, rngs=nnx.Rngs(1))
     assert generator(jnp.zeros((3, 16))).shape == (3, 28, 28, 1)
+
+
+def test_normalisation_options_change_only_the_normalisation_layers():
+    batch_g, batch_d = make_dcgan(CPU, jax.random.key(0))
+    plain_g, plain_d = make_dcgan(CPU, jax.random.key(0), discriminator_norm="none", generator_batch_norm=False)
+    _, spectral_d = make_dcgan(CPU, jax.random.key(0), discriminator_norm="spectral")
+    # D without BatchNorm loses one BatchNorm's scale and bias (2 × 32); spectral norm adds no parameters
+    assert count_parameters(batch_d) - count_parameters(plain_d) == 2 * 32
+    assert count_parameters(spectral_d) == count_parameters(plain_d)
+    # G without BatchNorm: two BatchNorms (7·7·64 and 32 units) become biases on the layers before them
+    assert count_parameters(batch_g) - count_parameters(plain_g) == 49 * 64 + 32
+    z = jax.random.normal(jax.random.key(1), (4, 100))
+    for generator, discriminator in ((plain_g, plain_d), (batch_g, spectral_d)):
+        assert discriminator(generator(z)).shape == (4,)
+    # without BatchNorm each sample's logit depends only on that sample
+    images = plain_g(z)
+    np.testing.assert_allclose(plain_d(images)[:2], plain_d(images[:2]), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="norm must be one of"):
+        make_dcgan(CPU, jax.random.key(0), discriminator_norm="layer")
