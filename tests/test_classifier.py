@@ -77,3 +77,21 @@ def test_classification_accuracy_score_on_real_and_on_scrambled_labels():
     scrambled = metrics.classification_accuracy_score(images, scrambled_labels, test_images[:2000], test_labels[:2000],
                                                       scrambled_key, epochs=3)
     assert real > 0.9 and scrambled < 0.25, (real, scrambled)
+
+
+def test_a_generator_that_outputs_one_image_gets_a_one_class_histogram():
+    """The collapsed generator of chapter 05: one image, repeated. Its histogram is one class (KL = log 10),
+    its score 1, and its recall against real digits near 0; real test digits spread over all ten."""
+    from gan_lessons import metrics
+
+    judge, _ = pretrained.load_classifier("mnist")
+    test_images, _ = data.load_mnist("test")
+    collapsed = np.repeat(test_images[:1], 500, axis=0)
+    probabilities = classifier.predict_probabilities(judge, collapsed)
+    shares = classifier.class_histogram(probabilities)
+    assert np.count_nonzero(shares) == 1
+    assert metrics.histogram_divergence(shares) == pytest.approx(np.log(10))
+    assert metrics.classifier_score(probabilities) == pytest.approx(1.0, abs=1e-3)
+    real = classifier.classifier_features(judge, test_images[1:501])
+    assert metrics.precision_recall(real, classifier.classifier_features(judge, collapsed)).recall <= 1 / 500
+    assert np.all(classifier.class_histogram(classifier.predict_probabilities(judge, test_images[:500])) > 0.05)
