@@ -7,6 +7,7 @@ max-softmax confidence (does each sample look like *some* digit?).
 
 from __future__ import annotations
 
+import functools
 from functools import partial
 
 import jax
@@ -49,8 +50,15 @@ def make_classifier(key: jax.Array, classes: int = 10, learning_rate: float = 1e
 
     With ``decay_steps`` the learning rate follows a cosine from ``learning_rate`` to 0 over that many steps.
     """
+    return PlayerState.create(Classifier(classes, rngs=nnx.Rngs(key)), _optimizer(learning_rate, decay_steps))
+
+
+@functools.cache
+def _optimizer(learning_rate: float, decay_steps: int | None) -> optax.GradientTransformation:
+    """Cached, like ``training.dcgan_optimizer``: the same object for the same settings lets a second
+    classifier (chapter 05 trains two for CAS) reuse the compiled ``classifier_step``."""
     schedule = optax.cosine_decay_schedule(learning_rate, decay_steps) if decay_steps else learning_rate
-    return PlayerState.create(Classifier(classes, rngs=nnx.Rngs(key)), optax.adam(schedule))
+    return optax.adam(schedule)
 
 
 def _logits(state: PlayerState, params, images):
