@@ -189,10 +189,16 @@ def epoch_batches(key: jax.Array, arrays, batch_size: int):
     return stacked if len(stacked) > 1 else stacked[0]
 
 
-def batches_for_steps(key: jax.Array, images, batch_size: int, steps: int) -> np.ndarray:
-    """``steps`` shuffled batches, (steps, batch_size, ...), taking as many epochs as needed (each reshuffled)."""
-    epoch_count = -(-steps // max(len(images) // batch_size, 1))  # ceiling; epoch_batches rejects a too-big batch
+def batches_for_steps(key: jax.Array, images, batch_size: int, steps: int):
+    """``steps`` shuffled batches, (steps, batch_size, ...), taking as many epochs as needed (each reshuffled).
+
+    ``images`` may be a tuple of arrays (images, labels): a tuple of batch arrays comes back, rows kept together.
+    """
+    count = len(images[0]) if isinstance(images, tuple) else len(images)
+    epoch_count = -(-steps // max(count // batch_size, 1))  # ceiling; epoch_batches rejects a too-big batch
     epochs = [epoch_batches(epoch_key, images, batch_size) for epoch_key in jax.random.split(key, epoch_count)]
+    if isinstance(images, tuple):
+        return tuple(np.concatenate(parts)[:steps] for parts in zip(*epochs))
     return np.concatenate(epochs)[:steps]
 
 

@@ -134,12 +134,15 @@ class DCGANGenerator(nnx.Module):
 
     ``batch_norm=False`` drops every BatchNorm (and gives the layers biases instead): DCGAN §3 found that
     without it deep generators collapse all samples to a single point; chapter 06 shows it.
+    ``tanh_output=False`` returns the last layer's raw values: the VAE decoder uses them as Bernoulli logits.
     """
 
-    def __init__(self, config: DCGANConfig = CPU, *, fast_gradient=True, batch_norm: bool = True, rngs: nnx.Rngs):
+    def __init__(self, config: DCGANConfig = CPU, *, fast_gradient=True, batch_norm: bool = True,
+                 tanh_output: bool = True, rngs: nnx.Rngs):
         self.config = config
         self.latent_dim = config.latent_dim
         self.batch_norm = batch_norm
+        self.tanh_output = tanh_output
         c0 = config.projection_channels
         # without BatchNorm the layers need their own biases
         self.project = nnx.Linear(config.latent_dim, 7 * 7 * c0, use_bias=not batch_norm, kernel_init=DCGAN_INIT,
@@ -164,7 +167,8 @@ class DCGANGenerator(nnx.Module):
         for index, layer in enumerate(self.upsample[:-1]):
             h = layer(h)  # (B, H·s, W·s, c): see the class docstring
             h = jax.nn.relu(self.norms[index](h) if self.batch_norm else h)
-        return jnp.tanh(self.upsample[-1](h))  # (B, 28, 28, 1)
+        h = self.upsample[-1](h)  # (B, 28, 28, 1)
+        return jnp.tanh(h) if self.tanh_output else h  # images in [-1, 1], or raw values (a VAE's logits)
 
 
 class DCGANDiscriminator(nnx.Module):
@@ -180,11 +184,11 @@ class DCGANDiscriminator(nnx.Module):
     "spectral" (no BatchNorm; every layer spectrally normalised).
     """
 
-    def __init__(self, config: DCGANConfig = CPU, norm: str = "batch", *, rngs: nnx.Rngs):
+    def __init__(self, config: DCGANConfig = CPU, norm: str = "batch", input_channels: int = 1, *, rngs: nnx.Rngs):
         self.config = config
         self.batch_norm = norm == "batch"
         wrap = _normalisation_wrapper(norm, ("batch", "none", "spectral"), rngs)
-        channels = (1, *config.discriminator_channels)
+        channels = (input_channels, *config.discriminator_channels)
         k = config.kernel_size
         self.convs = nnx.List([
             wrap(nnx.Conv(c_in, c_out, (k, k), strides=2, kernel_init=DCGAN_INIT, rngs=rngs))
@@ -209,6 +213,65 @@ class DCGANDiscriminator(nnx.Module):
     def __call__(self, x):
         h = self.features(x)[-1]  # (B, 7, 7, c2)
         return self.output(h.reshape(x.shape[0], -1))[:, 0]  # (B,)
+
+
+# ---------------------------------------------------------- conditional DCGAN
+
+
+def one_hot_maps(labels, classes: int, height: int = 28, width: int = 28):
+    """labels (B,) → (B, height, width, classes): each label's one-hot vector repeated at every pixel."""
+    one_hot = jax.nn.one_hot(labels, classes)  # (B, classes)
+    return jnp.broadcast_to(one_hot[:, None, None, :], (labels.shape[0], height, width, classes))
+
+
+class ConditionalDCGANGenerator(nnx.Module):
+    """(z (B, latent_dim), labels (B,)) → images (B, 28, 28, 1) of the requested classes.
+
+    Mirza & Osindero (2014): the label, one-hot, joins z at the input, so every layer knows which digit
+    to draw:  [z, one_hot(y)] (B, latent_dim + classes) → the DCGAN generator (see ``DCGANGenerator``).
+    """
+
+    def __init__(self, config: DCGANConfig = CPU, classes: int = 10, *, fast_gradient=True, rngs: nnx.Rngs):
+        self.config = config
+        self.latent_dim = config.latent_dim
+        self.classes = classes
+        widened = DCGANConfig(f"{config.name}+{classes}", config.latent_dim + classes, config.projection_channels,
+                              config.generator_layers, config.discriminator_channels, config.kernel_size)
+        self.body = DCGANGenerator(widened, fast_gradient=fast_gradient, rngs=rngs)
+
+    def __call__(self, z, labels):
+        inputs = jnp.concatenate([z, jax.nn.one_hot(labels, self.classes)], axis=1)  # (B, latent_dim + classes)
+        return self.body(inputs)  # (B, 28, 28, 1)
+
+
+class ConditionalDCGANDiscriminator(nnx.Module):
+    """(images (B, 28, 28, 1), labels (B,)) → logits (B,): "is this a real image *of this class*?"
+
+    The one-hot label enters as extra input channels, (B, 28, 28, 1 + classes), so D can reject a
+    well-drawn 3 that was asked to be a 7; the rest is the DCGAN discriminator (``DCGANDiscriminator``).
+    """
+
+    def __init__(self, config: DCGANConfig = CPU, classes: int = 10, norm: str = "batch", *, rngs: nnx.Rngs):
+        self.classes = classes
+        self.body = DCGANDiscriminator(config, norm, input_channels=1 + classes, rngs=rngs)
+
+    def inputs_with_labels(self, x, labels):
+        return jnp.concatenate([x, one_hot_maps(labels, self.classes, *x.shape[1:3])], axis=-1)  # (B, 28, 28, 11)
+
+    def features(self, x, labels):
+        return self.body.features(self.inputs_with_labels(x, labels))
+
+    def __call__(self, x, labels):
+        return self.body(self.inputs_with_labels(x, labels))  # (B,)
+
+
+def make_conditional_dcgan(config: DCGANConfig | str, key: jax.Array, classes: int = 10, fast_gradient=True):
+    """A class-conditional (generator, discriminator) pair, initialised from two keys split off ``key``."""
+    config = CONFIGS[config] if isinstance(config, str) else config
+    generator_key, discriminator_key = jax.random.split(key)
+    generator = ConditionalDCGANGenerator(config, classes, fast_gradient=fast_gradient, rngs=nnx.Rngs(generator_key))
+    discriminator = ConditionalDCGANDiscriminator(config, classes, rngs=nnx.Rngs(discriminator_key))
+    return generator, discriminator
 
 
 def make_dcgan(config: DCGANConfig | str, key: jax.Array, fast_gradient=True, discriminator_norm: str = "batch",

@@ -64,12 +64,35 @@ def load_classifier(dataset: str = "mnist") -> tuple[PlayerState, dict]:
 def load_dcgan(config_name: str = "cpu", dataset: str = "mnist") -> tuple[PlayerState, PlayerState, dict]:
     """The shipped DCGAN: (generator state, discriminator state, config)."""
     from gan_lessons.models import make_dcgan
+
+    return _load_gan(f"dcgan_{config_name}_{dataset}", make_dcgan(config_name, jax.random.key(0)))
+
+
+def load_conditional_dcgan(config_name: str = "cpu", dataset: str = "mnist") -> tuple[PlayerState, PlayerState, dict]:
+    """The shipped class-conditional DCGAN (chapter 07): (generator state, discriminator state, config)."""
+    from gan_lessons.models import make_conditional_dcgan
+
+    return _load_gan(f"conditional_dcgan_{config_name}_{dataset}", make_conditional_dcgan(config_name,
+                                                                                         jax.random.key(0)))
+
+
+def _load_gan(name: str, models) -> tuple[PlayerState, PlayerState, dict]:
     from gan_lessons.training import dcgan_optimizer
 
-    stored = read_checkpoint_config(_require(f"dcgan_{config_name}_{dataset}"))
-    generator, discriminator = make_dcgan(config_name, jax.random.key(0))
-    optimizer = lambda player: dcgan_optimizer(**stored.get(f"{player}_optimizer", {}))
+    stored = read_checkpoint_config(_require(name))
+    optimizer = lambda player: dcgan_optimizer(**stored.get(f"{player}_optimizer", {}))  # noqa: E731
+    generator, discriminator = models
     templates = {"generator": PlayerState.create(generator, optimizer("generator")),
                  "discriminator": PlayerState.create(discriminator, optimizer("discriminator"))}
-    players, config = load_players(checkpoint_path(f"dcgan_{config_name}_{dataset}"), templates)
+    players, config = load_players(checkpoint_path(name), templates)
     return players["generator"], players["discriminator"], config
+
+
+def load_vae(dataset: str = "mnist") -> tuple[PlayerState, dict]:
+    """The shipped VAE (chapter 10): (state, config)."""
+    from gan_lessons.vae import make_vae
+
+    stored = read_checkpoint_config(_require(f"vae_{dataset}"))
+    template = {"vae": make_vae(jax.random.key(0), stored["latent_dim"], stored["config"], stored["learning_rate"])}
+    players, config = load_players(checkpoint_path(f"vae_{dataset}"), template)
+    return players["vae"], config

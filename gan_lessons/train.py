@@ -3,6 +3,8 @@
     python -m gan_lessons.train classifier --dataset mnist
     python -m gan_lessons.train classifier --dataset fashion_mnist
     python -m gan_lessons.train dcgan --config cpu --dataset mnist
+    python -m gan_lessons.train conditional_dcgan --config cpu --dataset mnist
+    python -m gan_lessons.train vae --dataset mnist
 
 Each command writes ``gan_lessons/checkpoints/<name>.ckpt`` (or ``--out``) with
 its command line, seed, wall time and measured results in the stored config.
@@ -92,6 +94,55 @@ def _dcgan_command(args) -> dict:
     return result
 
 
+def _conditional_dcgan_command(args) -> dict:
+    from gan_lessons import conditional
+    from gan_lessons.classifier import accuracy
+    from gan_lessons.models import make_conditional_dcgan
+
+    images, labels = LOADERS[args.dataset]("train", args.data_dir)
+    model_key, train_key, judge_key = jax.random.split(jax.random.key(args.seed), 3)
+    generator, discriminator = make_conditional_dcgan(args.config, model_key)
+    optimizers = {"generator_optimizer": {"learning_rate": args.generator_learning_rate},
+                  "discriminator_optimizer": {"learning_rate": args.discriminator_learning_rate}}
+    g_state = PlayerState.create(generator, dcgan_optimizer(**optimizers["generator_optimizer"]))
+    d_state = PlayerState.create(discriminator, dcgan_optimizer(**optimizers["discriminator_optimizer"]))
+    steps = int(round(args.epochs * (len(images) // args.batch_size)))
+    start = time.perf_counter()
+    d_state, g_state, metrics = conditional.train(d_state, g_state, images, labels, train_key, steps,
+                                                  args.batch_size, args.r1_weight)
+    result = {"final_d_real": round(float(metrics["d_real"][-100:].mean()), 3),
+              "final_d_fake": round(float(metrics["d_fake"][-100:].mean()), 3),
+              "training_seconds": round(time.perf_counter() - start)}
+    out = args.out or pretrained.checkpoint_path(f"conditional_dcgan_{args.config}_{args.dataset}")
+    players = {"generator": g_state, "discriminator": d_state}
+    pretrained.save_players(out, players, {**vars(args), **optimizers, **result, **_provenance(args)})
+    if pretrained.checkpoint_path(f"classifier_{args.dataset}").is_file():  # saved first: judging cannot lose it
+        classifier_state, _ = pretrained.load_classifier(args.dataset)
+        samples, requested = conditional.generate_classes(g_state, judge_key, 1_000)
+        result["requested_class_accuracy"] = round(accuracy(classifier_state, samples, requested), 4)
+        pretrained.save_players(out, players, {**vars(args), **optimizers, **result, **_provenance(args)})
+    return result
+
+
+def _vae_command(args) -> dict:
+    from gan_lessons import vae
+
+    images, _ = LOADERS[args.dataset]("train", args.data_dir)
+    test_images, _ = LOADERS[args.dataset]("test", args.data_dir)
+    model_key, train_key, binary_key, elbo_key = jax.random.split(jax.random.key(args.seed), 4)
+    state = vae.make_vae(model_key, args.latent_dim, args.config, args.learning_rate)
+    steps = int(round(args.epochs * (len(images) // args.batch_size)))
+    start = time.perf_counter()
+    state, _ = vae.train(state, images, train_key, steps, args.batch_size)
+    result = {"training_seconds": round(time.perf_counter() - start)}
+    test_binary = vae.binarise(binary_key, test_images)  # one fixed binarisation of the test set
+    result.update({f"test_{name}": round(value, 2) for name, value in vae.evaluate_elbo(state, test_binary,
+                                                                                       elbo_key).items()})
+    pretrained.save_players(args.out or pretrained.checkpoint_path(f"vae_{args.dataset}"), {"vae": state},
+                            {**vars(args), **result, **_provenance(args)})
+    return result
+
+
 def _provenance(args) -> dict:
     return {"command": "python -m gan_lessons.train " + shlex.join(args.argv), "jax": jax.__version__,
             "device": jax.devices()[0].device_kind}
@@ -100,7 +151,7 @@ def _provenance(args) -> dict:
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m gan_lessons.train", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="model", required=True)
-    for name in ("classifier", "dcgan"):
+    for name in ("classifier", "dcgan", "conditional_dcgan", "vae"):
         command = commands.add_parser(name)
         command.add_argument("--dataset", choices=sorted(LOADERS), default="mnist")
         command.add_argument("--seed", type=int, default=0)
@@ -109,18 +160,26 @@ def main(argv=None) -> dict:
     commands.choices["classifier"].add_argument("--epochs", type=int, default=6)
     commands.choices["classifier"].add_argument("--no-augment", action="store_true",
                                                 help="train on the images as they are, without random 2-pixel shifts")
-    dcgan = commands.choices["dcgan"]
-    dcgan.add_argument("--config", choices=["cpu", "paper"], default="cpu")
-    dcgan.add_argument("--epochs", type=float, default=10)
-    dcgan.add_argument("--batch-size", type=int, default=128)
-    dcgan.add_argument("--generator-learning-rate", type=float, default=2e-4)
-    dcgan.add_argument("--discriminator-learning-rate", type=float, default=2e-4)
-    dcgan.add_argument("--r1-weight", type=float, default=0.0, help="γ of the R1 penalty on D (0: none)")
+    for dcgan in (commands.choices["dcgan"], commands.choices["conditional_dcgan"]):
+        dcgan.add_argument("--config", choices=["cpu", "paper"], default="cpu")
+        dcgan.add_argument("--epochs", type=float, default=10)
+        dcgan.add_argument("--batch-size", type=int, default=128)
+        dcgan.add_argument("--generator-learning-rate", type=float, default=2e-4)
+        dcgan.add_argument("--discriminator-learning-rate", type=float, default=2e-4)
+        dcgan.add_argument("--r1-weight", type=float, default=0.0, help="γ of the R1 penalty on D (0: none)")
+    variational = commands.choices["vae"]
+    variational.add_argument("--config", choices=["cpu", "paper"], default="cpu", help="the decoder's DCGAN layers")
+    variational.add_argument("--latent-dim", type=int, default=32)
+    variational.add_argument("--epochs", type=float, default=8)
+    variational.add_argument("--batch-size", type=int, default=64)
+    variational.add_argument("--learning-rate", type=float, default=1e-3)
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     args.argv = argv  # stored with the checkpoint: the exact command that made it
     start = time.perf_counter()
-    result = (_classifier_command if args.model == "classifier" else _dcgan_command)(args)
+    commands = {"classifier": _classifier_command, "dcgan": _dcgan_command,
+                "conditional_dcgan": _conditional_dcgan_command, "vae": _vae_command}
+    result = commands[args.model](args)
     print({**result, "seconds": round(time.perf_counter() - start, 1)})
     return result
 

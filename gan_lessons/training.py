@@ -70,11 +70,15 @@ def dcgan_optimizer(learning_rate=2e-4, b1=0.5):
 
 
 def apply_model(state: PlayerState, params, batch_stats, inputs, train: bool):
-    """Run the player's model as a pure function; return outputs and updated BatchNorm statistics."""
+    """Run the player's model as a pure function; return outputs and updated BatchNorm statistics.
+
+    ``inputs``: one array, or a tuple of arguments for models that take several (a conditional
+    model's ``(z, labels)`` or ``(images, labels)``).
+    """
     # copy=True: fresh Variables at this trace level, so BatchNorm may update them inside jax.grad
     model = nnx.merge(state.graphdef, params, batch_stats, copy=True)
     model.train() if train else model.eval()  # BatchNorm: batch statistics vs running averages
-    outputs = model(inputs)
+    outputs = model(*inputs) if isinstance(inputs, tuple) else model(inputs)
     _, _, new_batch_stats = nnx.split(model, nnx.Param, ...)
     return outputs, new_batch_stats
 
@@ -140,12 +144,13 @@ OBJECTIVES = {
 }
 
 
-def r1_penalty(d_state: PlayerState, params, batch_stats, real):
+def r1_penalty(d_state: PlayerState, params, batch_stats, real, labels=None):
     """R1 (Mescheder et al. 2018): (1/2) E_x~data ‖∇_x D_logit(x)‖², the slope of D's logit on real data.
 
     Penalising it keeps D from building cliffs around the data that fling fakes from mode to mode.
+    ``labels``: for a conditional D, the slope of D(x, y) in x with the labels held fixed.
     """
-    slopes = _input_gradients(d_state, params, batch_stats, real)
+    slopes = _input_gradients(d_state, params, batch_stats, real, labels)
     return 0.5 * jnp.mean(jnp.sum(slopes ** 2, axis=1))
 
 
@@ -161,10 +166,10 @@ def gradient_penalty(d_state: PlayerState, params, batch_stats, real, fake, key)
     return jnp.mean((norms - 1.0) ** 2)
 
 
-def _input_gradients(d_state, params, batch_stats, inputs):
-    """∇_x ℓ(x) for each example, flattened: (B, features)."""
+def _input_gradients(d_state, params, batch_stats, inputs, labels=None):
+    """∇_x ℓ(x) (or ∇_x ℓ(x, y) for a conditional D) for each example, flattened: (B, features)."""
     def summed_logits(x):
-        return jnp.sum(apply_model(d_state, params, batch_stats, x, train=True)[0])
+        return jnp.sum(apply_model(d_state, params, batch_stats, x if labels is None else (x, labels), train=True)[0])
 
     slopes = jax.grad(summed_logits)(inputs)  # (B, ...): each example's logit depends only on itself
     return slopes.reshape(inputs.shape[0], -1)

@@ -1,0 +1,100 @@
+"""Training a class-conditional GAN: the two steps of ``training``, with a label given to both players.
+
+D learns "is x a real image of class y?" on pairs (x, y); G learns to draw images that D accepts for
+the label it was asked for. Real and fake batches carry the same labels, so D cannot tell them apart
+by their classes, only by how well each image fits its label:
+
+    L_D = −E_(x,y)~data[log σ(ℓ(x, y))] − E_z,y[log(1 − σ(ℓ(G(z, y), y)))]
+    L_G = −E_z,y[log σ(ℓ(G(z, y), y))]                      (non-saturating)
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from gan_lessons import data, losses
+from gan_lessons.training import PlayerState, apply_gradients, apply_model, latent_dim, r1_penalty, sample_latent
+
+
+def _d_step(d_state, g_state, images, labels, key, r1_weight):
+    z = sample_latent(key, images.shape[0], latent_dim(g_state))
+    fake, _ = apply_model(g_state, g_state.params, g_state.batch_stats, (z, labels), train=True)
+    fake = lax.stop_gradient(fake)  # fakes of the same classes as the real batch; D's loss must not reach G
+
+    def loss_fn(params):
+        real_logits, stats = apply_model(d_state, params, d_state.batch_stats, (images, labels), train=True)
+        fake_logits, stats = apply_model(d_state, params, stats, (fake, labels), train=True)
+        loss = losses.d_loss(real_logits, fake_logits)
+        if r1_weight:  # static: traced only when asked for
+            loss = loss + r1_weight * r1_penalty(d_state, params, d_state.batch_stats, images, labels)
+        return loss, (stats, real_logits, fake_logits)
+
+    (loss, (stats, real_logits, fake_logits)), grads = jax.value_and_grad(loss_fn, has_aux=True)(d_state.params)
+    metrics = {"d_loss": loss, "d_real": jnp.mean(jax.nn.sigmoid(real_logits)),
+               "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits))}
+    return apply_gradients(d_state, grads, stats), metrics
+
+
+def _g_step(g_state, d_state, labels, key):
+    z = sample_latent(key, labels.shape[0], latent_dim(g_state))
+
+    def loss_fn(params):
+        fake, stats = apply_model(g_state, params, g_state.batch_stats, (z, labels), train=True)
+        fake_logits, _ = apply_model(d_state, d_state.params, d_state.batch_stats, (fake, labels), train=True)
+        return losses.g_loss_non_saturating(fake_logits), stats
+
+    (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(g_state.params)
+    return apply_gradients(g_state, grads, stats), {"g_loss": loss}
+
+
+@partial(jax.jit, static_argnames=("r1_weight",))
+def train_step(d_state: PlayerState, g_state: PlayerState, images, labels, key, r1_weight: float = 0.0):
+    """One D update on (images, labels) and as many fakes of the same labels, then one G update.
+
+    Returns (d_state, g_state, metrics). G is asked for the batch's labels too, so it learns the
+    classes in the proportions the data has them.
+    """
+    d_key, g_key = jax.random.split(key)
+    d_state, d_metrics = _d_step(d_state, g_state, images, labels, d_key, r1_weight)
+    g_state, g_metrics = _g_step(g_state, d_state, labels, g_key)
+    return d_state, g_state, {**d_metrics, **g_metrics}
+
+
+def train(d_state, g_state, images, labels, key, steps: int, batch_size: int = 64, r1_weight: float = 0.0,
+          progress=True, description="conditional DCGAN"):
+    """``steps`` training steps on shuffled (images, labels) batches; returns (d_state, g_state, metrics).
+
+    A Python loop over the jitted step: the fastest runner for convolutional models on CPU (see
+    ``training.choose_runner``).
+    """
+    from tqdm.auto import tqdm
+
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or len(labels) != len(images):
+        raise ValueError(f"labels must be one integer per image, shape ({len(images)},); got {labels.shape}")
+    data_key, train_key = jax.random.split(key)
+    image_batches, label_batches = data.batches_for_steps(data_key, (images, labels), batch_size, steps)
+    step_keys = jax.random.split(train_key, steps)
+    history = []
+    for image_batch, label_batch, step_key in tqdm(zip(image_batches, label_batches, step_keys), total=steps,
+                                                   desc=description, disable=not progress, leave=False):
+        d_state, g_state, metrics = train_step(d_state, g_state, image_batch, label_batch, step_key, r1_weight)
+        history.append(metrics)
+    return d_state, g_state, jax.tree.map(lambda *values: np.stack(values), *jax.device_get(history))
+
+
+@jax.jit
+def generate(g_state: PlayerState, z: jax.Array, labels: jax.Array) -> jax.Array:
+    """G(z, y) in evaluation mode: one image of class ``labels[i]`` for each ``z[i]``."""
+    return apply_model(g_state, g_state.params, g_state.batch_stats, (z, labels), train=False)[0]
+
+
+def generate_classes(g_state: PlayerState, key: jax.Array, per_class: int, classes: int = 10):
+    """``per_class`` samples of every class: (images (classes·per_class, 28, 28, 1), labels), labels 0,0,…,1,1,…"""
+    labels = jnp.repeat(jnp.arange(classes), per_class)
+    return generate(g_state, sample_latent(key, len(labels), latent_dim(g_state)), labels), labels
