@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import jax
 import numpy as np
-import scipy.linalg
 from scipy.special import rel_entr
 from sklearn.metrics import pairwise_distances
 from sklearn.neighbors import NearestNeighbors
@@ -56,17 +55,26 @@ def gaussian_frechet_distance(mean_a, covariance_a, mean_b, covariance_b) -> flo
         FD = ‖μ_a − μ_b‖² + Tr(Σ_a + Σ_b − 2 (Σ_a Σ_b)^{1/2})
 
     For 1-D Gaussians this is (μ_a − μ_b)² + (σ_a − σ_b)².
+
+    The trace of the root is computed as Tr((Σ_a^{1/2} Σ_b Σ_a^{1/2})^{1/2}), the same number: that matrix
+    is symmetric positive semi-definite, so its eigenvalues are real and ≥ 0 even when the covariances are
+    singular (a feature that is always 0 in one set, as ReLU features can be within one class).
     """
     mean_a, mean_b = np.asarray(mean_a, np.float64), np.asarray(mean_b, np.float64)
     covariance_a = np.atleast_2d(covariance_a).astype(np.float64)
     covariance_b = np.atleast_2d(covariance_b).astype(np.float64)
-    root = scipy.linalg.sqrtm(covariance_a @ covariance_b)
-    if not np.all(np.isfinite(root)):  # a singular product: nudge both away from singular, as FID code does
-        offset = 1e-6 * np.eye(len(covariance_a))
-        root = scipy.linalg.sqrtm((covariance_a + offset) @ (covariance_b + offset))
-    root = np.real(root)  # rounding can leave tiny imaginary parts
+    root_a = _symmetric_square_root(covariance_a)
+    middle = root_a @ covariance_b @ root_a
+    eigenvalues = np.linalg.eigvalsh((middle + middle.T) / 2)  # symmetrised against rounding
+    trace_of_root = np.sum(np.sqrt(np.clip(eigenvalues, 0.0, None)))  # rounding can leave tiny negatives
     difference = mean_a - mean_b
-    return float(difference @ difference + np.trace(covariance_a) + np.trace(covariance_b) - 2 * np.trace(root))
+    return float(difference @ difference + np.trace(covariance_a) + np.trace(covariance_b) - 2 * trace_of_root)
+
+
+def _symmetric_square_root(matrix):
+    """S^{1/2} of a symmetric positive semi-definite S, from its eigendecomposition."""
+    eigenvalues, eigenvectors = np.linalg.eigh(matrix)
+    return (eigenvectors * np.sqrt(np.clip(eigenvalues, 0.0, None))) @ eigenvectors.T
 
 
 def frechet_distance(features_a, features_b) -> float:

@@ -247,30 +247,56 @@ class ConditionalDCGANGenerator(nnx.Module):
 class ConditionalDCGANDiscriminator(nnx.Module):
     """(images (B, 28, 28, 1), labels (B,)) → logits (B,): "is this a real image *of this class*?"
 
-    The one-hot label enters as extra input channels, (B, 28, 28, 1 + classes), so D can reject a
-    well-drawn 3 that was asked to be a 7; the rest is the DCGAN discriminator (``DCGANDiscriminator``).
+    Two ways to give D the label (``conditioning``):
+
+    * "input": the one-hot label enters as extra input channels, (B, 28, 28, 1 + classes);
+    * "projection" (Miyato & Koyama 2018): the label meets D's last features φ(x) (B, 7·7·c2) through a
+      learned embedding e_y: ℓ(x, y) = w·φ(x) + b + e_y·φ(x). The class term is an inner product, so D
+      scores how well the image's features fit *this* class, on top of how real they look.
+
+    Either way the rest is the DCGAN discriminator (``DCGANDiscriminator``).
     """
 
-    def __init__(self, config: DCGANConfig = CPU, classes: int = 10, norm: str = "batch", *, rngs: nnx.Rngs):
+    def __init__(self, config: DCGANConfig = CPU, classes: int = 10, norm: str = "batch",
+                 conditioning: str = "input", *, rngs: nnx.Rngs):
+        if conditioning not in ("input", "projection"):
+            raise ValueError(f"conditioning must be 'input' or 'projection', got {conditioning!r}")
         self.classes = classes
-        self.body = DCGANDiscriminator(config, norm, input_channels=1 + classes, rngs=rngs)
+        self.conditioning = conditioning
+        input_channels = 1 + classes if conditioning == "input" else 1
+        self.body = DCGANDiscriminator(config, norm, input_channels=input_channels, rngs=rngs)
+        if conditioning == "projection":
+            side = 28 // 2 ** len(config.discriminator_channels)
+            self.class_embedding = nnx.Embed(classes, side * side * config.discriminator_channels[-1],
+                                             embedding_init=DCGAN_INIT, rngs=rngs)
 
     def inputs_with_labels(self, x, labels):
+        if self.conditioning == "projection":
+            return x  # the label enters at the end
         return jnp.concatenate([x, one_hot_maps(labels, self.classes, *x.shape[1:3])], axis=-1)  # (B, 28, 28, 11)
 
     def features(self, x, labels):
         return self.body.features(self.inputs_with_labels(x, labels))
 
     def __call__(self, x, labels):
-        return self.body(self.inputs_with_labels(x, labels))  # (B,)
+        h = self.features(x, labels)[-1].reshape(x.shape[0], -1)  # φ(x): (B, 7·7·c2)
+        logits = self.body.output(h)[:, 0]  # (B,)
+        if self.conditioning == "projection":
+            logits = logits + jnp.sum(self.class_embedding(labels) * h, axis=1)  # + e_y·φ(x)
+        return logits
 
 
-def make_conditional_dcgan(config: DCGANConfig | str, key: jax.Array, classes: int = 10, fast_gradient=True):
-    """A class-conditional (generator, discriminator) pair, initialised from two keys split off ``key``."""
+def make_conditional_dcgan(config: DCGANConfig | str, key: jax.Array, classes: int = 10, fast_gradient=True,
+                           conditioning: str = "input"):
+    """A class-conditional (generator, discriminator) pair, initialised from two keys split off ``key``.
+
+    ``conditioning``: how D gets the label, "input" or "projection" (see ``ConditionalDCGANDiscriminator``).
+    """
     config = CONFIGS[config] if isinstance(config, str) else config
     generator_key, discriminator_key = jax.random.split(key)
     generator = ConditionalDCGANGenerator(config, classes, fast_gradient=fast_gradient, rngs=nnx.Rngs(generator_key))
-    discriminator = ConditionalDCGANDiscriminator(config, classes, rngs=nnx.Rngs(discriminator_key))
+    discriminator = ConditionalDCGANDiscriminator(config, classes, conditioning=conditioning,
+                                                  rngs=nnx.Rngs(discriminator_key))
     return generator, discriminator
 
 

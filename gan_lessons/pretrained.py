@@ -72,8 +72,9 @@ def load_conditional_dcgan(config_name: str = "cpu", dataset: str = "mnist") -> 
     """The shipped class-conditional DCGAN (chapter 07): (generator state, discriminator state, config)."""
     from gan_lessons.models import make_conditional_dcgan
 
-    return _load_gan(f"conditional_dcgan_{config_name}_{dataset}", make_conditional_dcgan(config_name,
-                                                                                         jax.random.key(0)))
+    name = f"conditional_dcgan_{config_name}_{dataset}"
+    conditioning = read_checkpoint_config(_require(name)).get("conditioning", "input")
+    return _load_gan(name, make_conditional_dcgan(config_name, jax.random.key(0), conditioning=conditioning))
 
 
 def _load_gan(name: str, models) -> tuple[PlayerState, PlayerState, dict]:

@@ -101,7 +101,7 @@ def _conditional_dcgan_command(args) -> dict:
 
     images, labels = LOADERS[args.dataset]("train", args.data_dir)
     model_key, train_key, judge_key = jax.random.split(jax.random.key(args.seed), 3)
-    generator, discriminator = make_conditional_dcgan(args.config, model_key)
+    generator, discriminator = make_conditional_dcgan(args.config, model_key, conditioning=args.conditioning)
     optimizers = {"generator_optimizer": {"learning_rate": args.generator_learning_rate},
                   "discriminator_optimizer": {"learning_rate": args.discriminator_learning_rate}}
     g_state = PlayerState.create(generator, dcgan_optimizer(**optimizers["generator_optimizer"]))
@@ -167,6 +167,8 @@ def main(argv=None) -> dict:
         dcgan.add_argument("--generator-learning-rate", type=float, default=2e-4)
         dcgan.add_argument("--discriminator-learning-rate", type=float, default=2e-4)
         dcgan.add_argument("--r1-weight", type=float, default=0.0, help="γ of the R1 penalty on D (0: none)")
+    commands.choices["conditional_dcgan"].add_argument("--conditioning", choices=["input", "projection"],
+                                                       default="projection", help="how D gets the label")
     variational = commands.choices["vae"]
     variational.add_argument("--config", choices=["cpu", "paper"], default="cpu", help="the decoder's DCGAN layers")
     variational.add_argument("--latent-dim", type=int, default=32)

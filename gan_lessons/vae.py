@@ -164,12 +164,15 @@ def importance_weighted_bound(state: PlayerState, binary_images, key, samples: i
     mean, log_variance = model.encoder(2.0 * binary_images - 1.0)  # (B, d) each
     epsilon = jax.random.normal(key, (samples, *mean.shape))  # (K, B, d)
     z = mean + jnp.exp(0.5 * log_variance) * epsilon
-    log_normal = lambda value, mu, log_var: -0.5 * jnp.sum(  # noqa: E731  log N(value; mu, e^log_var), (K, B)
-        jnp.log(2 * jnp.pi) + log_var + (value - mu) ** 2 / jnp.exp(log_var), axis=-1)
     logits = jax.vmap(model.decoder)(z)  # (K, B, 28, 28, 1)
     log_weights = (jax.vmap(bernoulli_log_likelihood, in_axes=(0, None))(logits, binary_images)
-                   + log_normal(z, 0.0, 0.0) - log_normal(z, mean, log_variance))  # (K, B)
+                   + _log_normal(z, 0.0, 0.0) - _log_normal(z, mean, log_variance))  # (K, B)
     return jax.nn.logsumexp(log_weights, axis=0) - jnp.log(samples)  # (B,)
+
+
+def _log_normal(value, mean, log_variance):
+    """log N(value; mean, diag e^log_variance), summed over the last axis."""
+    return -0.5 * jnp.sum(jnp.log(2 * jnp.pi) + log_variance + (value - mean) ** 2 / jnp.exp(log_variance), axis=-1)
 
 
 @jax.jit

@@ -77,3 +77,22 @@ def test_shipped_conditional_dcgan_draws_the_requested_digits():
 
     assert accuracy(classifier_state, samples, requested) > 0.9  # 200 samples; the full check is in chapter 07
     assert config["requested_class_accuracy"] >= 0.95
+
+
+def test_projection_discriminator_adds_the_inner_product_of_the_class_embedding_and_the_features():
+    # ℓ(x, y) = w·φ(x) + b + e_y·φ(x): changing y from 3 to 8 changes ℓ by exactly (e_3 − e_8)·φ(x)
+    _, discriminator = make_conditional_dcgan("cpu", jax.random.key(6), conditioning="projection")
+    discriminator.eval()
+    images = jax.random.uniform(jax.random.key(7), (4, 28, 28, 1), minval=-1, maxval=1)
+    threes, eights = jnp.full(4, 3), jnp.full(4, 8)
+    features = discriminator.features(images, threes)[-1].reshape(4, -1)
+    embedding = discriminator.class_embedding.embedding[...]
+    expected = features @ (embedding[3] - embedding[8])
+    np.testing.assert_allclose(discriminator(images, threes) - discriminator(images, eights), expected, atol=1e-5)
+    unconditional_part = discriminator.body.output(features)[:, 0]
+    np.testing.assert_allclose(discriminator(images, threes), unconditional_part + features @ embedding[3], atol=1e-5)
+
+
+def test_unknown_conditioning_is_refused():
+    with pytest.raises(ValueError, match="'input' or 'projection'"):
+        make_conditional_dcgan("cpu", jax.random.key(8), conditioning="concatenate")

@@ -88,6 +88,31 @@ def test_frechet_distance_of_shifted_and_rotated_gaussians_is_the_closed_form():
     assert metrics.frechet_distance(a, b) == pytest.approx(expected, rel=1e-3)
 
 
+def test_gaussian_frechet_distance_agrees_with_scipy_sqrtm_on_full_rank_covariances():
+    # an independent reference: Tr((Σ_a Σ_b)^{1/2}) straight from scipy's general matrix square root
+    import scipy.linalg
+
+    covariance_a, covariance_b = random_covariance(jax.random.key(11), 6), random_covariance(jax.random.key(12), 6)
+    mean_a, mean_b = np.asarray(jax.random.normal(jax.random.key(13), (2, 6)), np.float64)
+    reference = (np.sum((mean_a - mean_b) ** 2) + np.trace(covariance_a + covariance_b)
+                 - 2 * np.real(np.trace(scipy.linalg.sqrtm(covariance_a @ covariance_b))))
+    assert metrics.gaussian_frechet_distance(mean_a, covariance_a, mean_b, covariance_b) == pytest.approx(reference,
+                                                                                                          rel=1e-9)
+
+
+def test_frechet_distance_ignores_a_feature_that_is_always_zero():
+    # singular covariances (a dead ReLU unit): the FD is that of the live features, without a warning
+    a = gaussian_with_exact_moments(jax.random.key(9), 2000, np.zeros(3), np.diag([1.0, 4.0, 2.0]))
+    b = gaussian_with_exact_moments(jax.random.key(10), 2000, np.array([1.0, 0.0, 0.0]), np.diag([4.0, 4.0, 2.0]))
+    dead = np.zeros((2000, 1))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value = metrics.frechet_distance(np.hstack([a, dead]), np.hstack([b, dead]))
+    assert value == pytest.approx(1.0 + (1.0 - 2.0) ** 2, rel=1e-3)  # ‖Δμ‖² + Σ(σ_a − σ_b)²
+
+
 def test_frechet_distance_rejects_images():
     with pytest.raises(ValueError, match="must be \\(N, d\\)"):
         metrics.frechet_distance(np.zeros((10, 28, 28, 1)), np.zeros((10, 28, 28, 1)))
