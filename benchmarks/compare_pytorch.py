@@ -1,0 +1,119 @@
+"""JAX (this library) against PyTorch on the same GANs, in one run on one machine; and JAX's share of peak FLOP/s.
+
+Not a test: it prints figures and ratios measured side by side, so the ratios compare like with like on a
+shared, noisy machine. Each figure is the best of ``--repeats`` timed runs after a warm-up. Needs PyTorch,
+a benchmark-only dependency:
+
+    pip install -r benchmarks/requirements-torch.txt     # torch==2.13.0, the CPU build
+    python benchmarks/compare_pytorch.py                  # add --quick for fewer steps
+
+FLOP efficiency: the FLOPs of one jitted training step come from XLA's own cost analysis of the compiled
+program; achieved FLOP/s = FLOPs per step × steps per second. The peak is cores × clock × FLOPs per cycle per
+core, where FLOPs per cycle = 2 (a fused multiply-add) × float32 lanes per vector (16 with AVX-512, 8 with
+AVX2) × vector FMA units per core (``--fma-units``, 2 on most Xeon Gold/Platinum, 1 on some Silver parts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import time
+
+import jax
+import numpy as np
+import optax
+import torch
+from flax import nnx
+from torch_reference import make_torch_dcgan, make_torch_mlp_gan
+from training_speed import BATCH, dcgan_states, time_training  # the JAX side, as benchmarks/training_speed.py
+
+from gan_lessons import data, training
+from gan_lessons.models import CPU, PAPER, MLPDiscriminator, MLPGenerator
+
+
+def time_torch(gan, batches, repeats):
+    """images/s of PyTorch eager over ``batches`` (a list of tensors), best of ``repeats``, after 2 warm-up steps."""
+    for batch in batches[:2]:
+        gan.step(batch)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for batch in batches:
+            gan.step(batch)
+        best = min(best, time.perf_counter() - start)
+    return len(batches) * BATCH / best
+
+
+def cpu_peak_flops(fma_units: int) -> tuple[float, str]:
+    """cores × clock × 2 × lanes × FMA units, from /proc/cpuinfo; and the sum written out."""
+    info = open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""
+    lanes = 16 if " avx512f" in info else 8 if " avx2" in info else 4
+    found = re.search(r"@ ([0-9.]+)GHz", info) or re.search(r"cpu MHz\s*:\s*([0-9.]+)", info)
+    gigahertz = float(found.group(1)) if found else float("nan")
+    gigahertz = gigahertz / 1000 if gigahertz > 100 else gigahertz  # "cpu MHz" gives MHz
+    cores = os.cpu_count()
+    peak = cores * gigahertz * 1e9 * 2 * lanes * fma_units
+    return peak, f"{cores} cores × {gigahertz:.2f} GHz × 2 (FMA) × {lanes} float32 lanes × {fma_units} FMA units"
+
+
+def step_flops(d_state, g_state, batch) -> float:
+    """FLOPs of one compiled ``training.train_step``, from XLA's cost analysis."""
+    compiled = training.train_step.lower(d_state, g_state, batch, jax.random.key(0)).compile()
+    analysis = compiled.cost_analysis()
+    analysis = analysis[0] if isinstance(analysis, (list, tuple)) else analysis
+    return float(analysis["flops"])
+
+
+def jax_mlp_rate(toy_batches, repeats) -> float:
+    """images/s of the library's MLP GAN (chapter 02's players) with its fastest runner, the fused scan."""
+    generator = MLPGenerator(16, (2,), rngs=nnx.Rngs(0))
+    discriminator = MLPDiscriminator((2,), rngs=nnx.Rngs(1))
+    d_state = training.PlayerState.create(discriminator, optax.adam(1e-3, b1=0.5))
+    g_state = training.PlayerState.create(generator, optax.adam(1e-3, b1=0.5))
+    return time_training(d_state, g_state, toy_batches, "scan", repeats)[0]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=30, help="timed steps per run for the paper DCGAN")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--fma-units", type=int, default=2, help="vector FMA units per core, for the peak")
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    steps = 6 if args.quick else args.steps
+    torch.manual_seed(0)
+    print(f"jax {jax.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
+          f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}")
+    images, _ = data.load_mnist("train")
+    jax_batches = data.epoch_batches(jax.random.key(0), images, BATCH)
+    rows = []
+    for name, config, case_steps in (("DCGAN paper", PAPER, steps), ("DCGAN cpu", CPU, steps * 8)):
+        d_state, g_state = dcgan_states(config, fast_gradient=True)
+        jax_rate, _ = time_training(d_state, g_state, jax_batches[:case_steps], "loop", args.repeats)
+        torch_batches = [torch.from_numpy(np.ascontiguousarray(b.transpose(0, 3, 1, 2))) for b in
+                         jax_batches[:case_steps]]  # NCHW
+        torch_rate = time_torch(make_torch_dcgan(config), torch_batches, args.repeats)
+        flops = step_flops(d_state, g_state, jax_batches[0])
+        rows.append((name, jax_rate, torch_rate, flops))
+        print(f"{name:12s} JAX {jax_rate:8.1f} images/s   PyTorch {torch_rate:8.1f} images/s   "
+              f"JAX / PyTorch {jax_rate / torch_rate:5.2f}x", flush=True)
+
+    ring = data.ring_of_gaussians()
+    toy = np.asarray(ring.sample(jax.random.key(3), 200 * BATCH)).reshape(200, BATCH, 2)
+    jax_rate = jax_mlp_rate(toy, args.repeats)
+    torch_rate = time_torch(make_torch_mlp_gan(), [torch.from_numpy(b) for b in toy], args.repeats)
+    print(f"{'MLP GAN':12s} JAX {jax_rate:8.0f} images/s   PyTorch {torch_rate:8.0f} images/s   "
+          f"JAX / PyTorch {jax_rate / torch_rate:5.2f}x")
+
+    peak, formula = cpu_peak_flops(args.fma_units)
+    print(f"\nFLOP efficiency of the JAX step (XLA cost analysis), peak = {formula} = {peak / 1e9:.0f} GFLOP/s")
+    for name, jax_rate, _, flops in rows:
+        achieved = flops * jax_rate / BATCH
+        print(f"{name:12s} {flops / 1e9:6.2f} GFLOP per step of {BATCH}, {achieved / 1e9:6.1f} GFLOP/s achieved = "
+              f"{achieved / peak:6.1%} of peak")
+
+
+if __name__ == "__main__":
+    main()

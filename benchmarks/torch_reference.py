@@ -1,0 +1,128 @@
+"""The course's DCGAN (both configurations) and MLP GAN written again in PyTorch, for speed comparisons only.
+
+Same layers, shapes and initialisation scheme as ``gan_lessons.models``, the same non-saturating losses on
+logits, the same Adam (2e-4, β1 = 0.5), the same step: one D update on a real batch and a fresh fake batch
+(passed through D separately), then one G update on fresh fakes. PyTorch is a benchmark-only dependency
+(``benchmarks/requirements-torch.txt``); nothing in the course imports this file.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from gan_lessons.models import DCGANConfig
+
+
+def _padding(kernel_size: int, stride: int) -> tuple[int, int]:
+    """(padding, output_padding) that make a PyTorch transposed convolution match XLA's SAME: out = in · stride."""
+    total = kernel_size - stride  # (in − 1)·s − 2p + k + op = in·s  ⇔  2p − op = k − s
+    return (total + 1) // 2, (total + 1) // 2 * 2 - total
+
+
+class TorchDCGANGenerator(nn.Module):
+    def __init__(self, config: DCGANConfig):
+        super().__init__()
+        c0, k = config.projection_channels, config.kernel_size
+        self.config = config
+        self.project = nn.Linear(config.latent_dim, 7 * 7 * c0, bias=False)  # (B, 7·7·c0)
+        self.project_norm = nn.BatchNorm1d(7 * 7 * c0, momentum=0.1)
+        channels = [c0] + [c for c, _ in config.generator_layers]
+        layers = []
+        for c_in, (c_out, stride) in zip(channels[:-1], config.generator_layers):
+            padding, output_padding = _padding(k, stride)
+            layers.append(nn.ConvTranspose2d(c_in, c_out, k, stride, padding, output_padding, bias=c_out == 1))
+        self.upsample = nn.ModuleList(layers)  # (B, c, 7·s, 7·s) ... (B, 1, 28, 28)
+        self.norms = nn.ModuleList(nn.BatchNorm2d(c, momentum=0.1) for c in channels[1:-1])
+
+    def forward(self, z):
+        h = F.relu(self.project_norm(self.project(z)))
+        h = h.view(z.shape[0], self.config.projection_channels, 7, 7)  # NCHW, PyTorch's native layout
+        for layer, norm in zip(self.upsample[:-1], self.norms):
+            h = F.relu(norm(layer(h)))
+        return torch.tanh(self.upsample[-1](h))  # (B, 1, 28, 28)
+
+
+class TorchDCGANDiscriminator(nn.Module):
+    def __init__(self, config: DCGANConfig):
+        super().__init__()
+        k, channels = config.kernel_size, (1, *config.discriminator_channels)
+        self.convs = nn.ModuleList(nn.Conv2d(a, b, k, 2, (k - 1) // 2) for a, b in zip(channels[:-1], channels[1:]))
+        self.norms = nn.ModuleList(nn.BatchNorm2d(c, momentum=0.1) for c in channels[2:])
+        side = 28 // 2 ** len(self.convs)
+        self.output = nn.Linear(side * side * channels[-1], 1)
+
+    def forward(self, x):
+        h = F.leaky_relu(self.convs[0](x), 0.2)  # (B, c1, 14, 14)
+        for conv, norm in zip(self.convs[1:], self.norms):
+            h = F.leaky_relu(norm(conv(h)), 0.2)  # (B, c2, 7, 7)
+        return self.output(h.flatten(1))[:, 0]  # (B,)
+
+
+class TorchMLPGenerator(nn.Module):
+    def __init__(self, latent_dim=16, output_size=2, hidden=(128, 128)):
+        super().__init__()
+        sizes = (latent_dim, *hidden)
+        self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.output = nn.Linear(sizes[-1], output_size)
+
+    def forward(self, z):
+        for layer in self.hidden:
+            z = F.relu(layer(z))
+        return self.output(z)
+
+
+class TorchMLPDiscriminator(nn.Module):
+    def __init__(self, input_size=2, hidden=(128, 128)):
+        super().__init__()
+        sizes = (input_size, *hidden)
+        self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.output = nn.Linear(sizes[-1], 1)
+
+    def forward(self, x):
+        for layer in self.hidden:
+            x = F.leaky_relu(layer(x), 0.2)
+        return self.output(x)[:, 0]
+
+
+def dcgan_init(module):
+    """N(0, 0.02) for convolution and dense weights, as DCGAN (and ``gan_lessons.layers.DCGAN_INIT``)."""
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+
+
+class TorchGAN:
+    """Both players, their Adam optimisers and the training step."""
+
+    def __init__(self, generator: nn.Module, discriminator: nn.Module, latent_dim: int, learning_rate=2e-4):
+        self.generator, self.discriminator, self.latent_dim = generator, discriminator, latent_dim
+        self.g_optimizer = torch.optim.Adam(generator.parameters(), learning_rate, betas=(0.5, 0.999))
+        self.d_optimizer = torch.optim.Adam(discriminator.parameters(), learning_rate, betas=(0.5, 0.999))
+
+    def step(self, real):
+        batch = real.shape[0]
+        fake = self.generator(torch.randn(batch, self.latent_dim)).detach()  # D's loss must not reach G
+        real_logits, fake_logits = self.discriminator(real), self.discriminator(fake)  # separate BatchNorm batches
+        d_loss = (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+                  + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+        self.d_optimizer.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.d_optimizer.step()
+        fake_logits = self.discriminator(self.generator(torch.randn(batch, self.latent_dim)))
+        g_loss = F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))  # non-saturating
+        self.g_optimizer.zero_grad(set_to_none=True)
+        g_loss.backward()  # D's gradients from this pass are cleared before D's next update
+        self.g_optimizer.step()
+        return d_loss.detach(), g_loss.detach()
+
+
+def make_torch_dcgan(config: DCGANConfig) -> TorchGAN:
+    generator, discriminator = TorchDCGANGenerator(config), TorchDCGANDiscriminator(config)
+    generator.apply(dcgan_init)
+    discriminator.apply(dcgan_init)
+    return TorchGAN(generator, discriminator, config.latent_dim)
+
+
+def make_torch_mlp_gan() -> TorchGAN:
+    return TorchGAN(TorchMLPGenerator(), TorchMLPDiscriminator(), 16, learning_rate=1e-3)
