@@ -103,7 +103,7 @@ def main():
     ring = data.ring_of_gaussians()
     toy = np.asarray(ring.sample(jax.random.key(3), 200 * BATCH)).reshape(200, BATCH, 2)
     jax_rate = jax_mlp_rate(toy, args.repeats)
-    torch_rate = time_torch(make_torch_mlp_gan(), [torch.from_numpy(b) for b in toy], args.repeats)
+    torch_rate = time_torch(make_torch_mlp_gan(), [torch.from_numpy(np.array(b)) for b in toy], args.repeats)
     print(f"{'MLP GAN':12s} JAX {jax_rate:8.0f} images/s   PyTorch {torch_rate:8.0f} images/s   "
           f"JAX / PyTorch {jax_rate / torch_rate:5.2f}x")
 
