@@ -88,30 +88,32 @@ def main():
           f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}")
     images, _ = data.load_mnist("train")
     jax_batches = data.epoch_batches(jax.random.key(0), images, BATCH)
-    rows = []
-    for name, config, case_steps in (("DCGAN paper", PAPER, steps), ("DCGAN cpu", CPU, steps * 8)):
+    toy = np.asarray(data.ring_of_gaussians().sample(jax.random.key(3), 200 * BATCH)).reshape(200, BATCH, 2)
+    cases = (("DCGAN paper", PAPER, steps), ("DCGAN cpu", CPU, steps * 8))
+    # every JAX case first, then every PyTorch case: PyTorch's OpenMP threads keep spinning for a while
+    # after its last step and would take cores from JAX if the two alternated
+    jax_rates, flops = {}, {}
+    for name, config, case_steps in cases:
         d_state, g_state = dcgan_states(config, fast_gradient=True)
-        jax_rate, _ = time_training(d_state, g_state, jax_batches[:case_steps], "loop", args.repeats)
+        jax_rates[name], _ = time_training(d_state, g_state, jax_batches[:case_steps], "loop", args.repeats)
+        flops[name] = step_flops(d_state, g_state, jax_batches[0])
+    jax_rates["MLP GAN"] = jax_mlp_rate(toy, args.repeats)
+    torch_rates = {}
+    for name, config, case_steps in cases:
         torch_batches = [torch.from_numpy(np.ascontiguousarray(b.transpose(0, 3, 1, 2))) for b in
-                         jax_batches[:case_steps]]  # NCHW
-        torch_rate = time_torch(make_torch_dcgan(config), torch_batches, args.repeats)
-        flops = step_flops(d_state, g_state, jax_batches[0])
-        rows.append((name, jax_rate, torch_rate, flops))
-        print(f"{name:12s} JAX {jax_rate:8.1f} images/s   PyTorch {torch_rate:8.1f} images/s   "
-              f"JAX / PyTorch {jax_rate / torch_rate:5.2f}x", flush=True)
-
-    ring = data.ring_of_gaussians()
-    toy = np.asarray(ring.sample(jax.random.key(3), 200 * BATCH)).reshape(200, BATCH, 2)
-    jax_rate = jax_mlp_rate(toy, args.repeats)
-    torch_rate = time_torch(make_torch_mlp_gan(), [torch.from_numpy(np.array(b)) for b in toy], args.repeats)
-    print(f"{'MLP GAN':12s} JAX {jax_rate:8.0f} images/s   PyTorch {torch_rate:8.0f} images/s   "
-          f"JAX / PyTorch {jax_rate / torch_rate:5.2f}x")
+                         jax_batches[:case_steps]]  # NCHW, PyTorch's native layout
+        torch_rates[name] = time_torch(make_torch_dcgan(config), torch_batches, args.repeats)
+    torch_rates["MLP GAN"] = time_torch(make_torch_mlp_gan(), [torch.from_numpy(np.array(b)) for b in toy],
+                                        args.repeats)
+    print(f"\n{'model':12s} {'JAX images/s':>14s} {'PyTorch images/s':>18s} {'JAX / PyTorch':>15s}")
+    for name, jax_rate in jax_rates.items():
+        print(f"{name:12s} {jax_rate:14.1f} {torch_rates[name]:18.1f} {jax_rate / torch_rates[name]:14.2f}x")
 
     peak, formula = cpu_peak_flops(args.fma_units)
     print(f"\nFLOP efficiency of the JAX step (XLA cost analysis), peak = {formula} = {peak / 1e9:.0f} GFLOP/s")
-    for name, jax_rate, _, flops in rows:
-        achieved = flops * jax_rate / BATCH
-        print(f"{name:12s} {flops / 1e9:6.2f} GFLOP per step of {BATCH}, {achieved / 1e9:6.1f} GFLOP/s achieved = "
+    for name, step in flops.items():
+        achieved = step * jax_rates[name] / BATCH
+        print(f"{name:12s} {step / 1e9:6.2f} GFLOP per step of {BATCH}, {achieved / 1e9:6.1f} GFLOP/s achieved = "
               f"{achieved / peak:6.1%} of peak")
 
 
