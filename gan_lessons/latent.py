@@ -5,14 +5,13 @@ Everything here works on the latent codes z; the generator only turns them into 
 
 from __future__ import annotations
 
-import functools
 from functools import partial
 
 import jax
 import jax.numpy as jnp
 import optax
 
-from gan_lessons.training import PlayerState, apply_model
+from gan_lessons.training import PlayerState, adam, apply_model
 
 
 def linear_interpolation(z_start, z_end, steps: int):
@@ -95,11 +94,6 @@ def _inversion_step(z, optimizer_state, g_state, images, labels, prior_weight, o
     return optax.apply_updates(z, updates), optimizer_state
 
 
-@functools.cache
-def _adam(learning_rate):
-    return optax.adam(learning_rate)  # cached: the same object each call, so the jitted step compiles once
-
-
 def invert_generator(g_state: PlayerState, images, z_start, steps: int = 300, learning_rate: float = 0.05,
                      prior_weight: float = 1e-3, labels=None):
     """Find z with G(z) ≈ x for each image by gradient descent on z (G fixed, in evaluation mode).
@@ -111,7 +105,7 @@ def invert_generator(g_state: PlayerState, images, z_start, steps: int = 300, le
     because XLA:CPU runs convolution gradients slowly inside ``lax.scan``. ``labels``: for a
     conditional G. Returns (z, per-image mean squared error of G(z) against x: (B,)).
     """
-    optimizer = _adam(learning_rate)
+    optimizer = adam(learning_rate)  # cached: the jitted step compiles once
     z, optimizer_state = z_start, optimizer.init(z_start)
     for _ in range(steps):
         z, optimizer_state = _inversion_step(z, optimizer_state, g_state, images, labels, prior_weight, optimizer)

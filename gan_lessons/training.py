@@ -60,13 +60,16 @@ class PlayerState(struct.PyTreeNode):
 
 
 @functools.cache
-def dcgan_optimizer(learning_rate=2e-4, b1=0.5):
-    """Adam with DCGAN's settings (Radford et al. 2015: lr 2e-4, β1 = 0.5).
-
-    Cached: the optimiser is a static part of ``PlayerState``, so handing every new model the same object
-    for the same settings lets jitted steps reuse their compiled code instead of compiling again.
-    """
+def adam(learning_rate: float, b1: float = 0.9):
+    """``optax.adam``, cached: the optimiser is a static part of ``PlayerState`` (and of jitted steps), so
+    handing every new model the same object for the same settings lets jitted steps reuse their compiled
+    code instead of compiling again."""
     return optax.adam(learning_rate, b1=b1)
+
+
+def dcgan_optimizer(learning_rate=2e-4, b1=0.5):
+    """Adam with DCGAN's settings (Radford et al. 2015: lr 2e-4, β1 = 0.5), cached (see ``adam``)."""
+    return adam(learning_rate, b1)
 
 
 def apply_model(state: PlayerState, params, batch_stats, inputs, train: bool):

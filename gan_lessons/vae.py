@@ -12,7 +12,6 @@ the two models in chapter 10 draw images with the same architecture.
 
 from __future__ import annotations
 
-import functools
 from functools import partial
 
 import jax
@@ -23,7 +22,7 @@ from flax import nnx
 
 from gan_lessons import data
 from gan_lessons.models import CONFIGS, DCGANConfig, DCGANGenerator, leaky_relu
-from gan_lessons.training import PlayerState, apply_gradients, apply_model
+from gan_lessons.training import PlayerState, adam, apply_gradients, apply_model, latent_dim
 
 
 class VAEEncoder(nnx.Module):
@@ -73,12 +72,7 @@ class VAE(nnx.Module):
 
 def make_vae(key: jax.Array, latent_dim: int = 32, config: str = "cpu", learning_rate: float = 1e-3) -> PlayerState:
     """A fresh VAE and its Adam optimiser, as one ``PlayerState``."""
-    return PlayerState.create(VAE(latent_dim, config, rngs=nnx.Rngs(key)), _adam(learning_rate))
-
-
-@functools.cache
-def _adam(learning_rate: float):
-    return optax.adam(learning_rate)  # cached: new VAEs with the same settings reuse compiled steps
+    return PlayerState.create(VAE(latent_dim, config, rngs=nnx.Rngs(key)), adam(learning_rate))
 
 
 def binarise(key: jax.Array, images):
@@ -98,17 +92,13 @@ def bernoulli_log_likelihood(logits, binary_images):
 
 def elbo_terms(state: PlayerState, params, binary_images, key):
     """Per-example (ELBO, reconstruction log-likelihood, KL), each (B,), with one ε per example."""
-    epsilon = jax.random.normal(key, (binary_images.shape[0], state_latent_dim(state)))
+    epsilon = jax.random.normal(key, (binary_images.shape[0], latent_dim(state)))
     # the model sees the binary image in the [-1, 1] convention the rest of the course uses
     (logits, mean, log_variance), _ = apply_model(state, params, state.batch_stats,
                                                   (2.0 * binary_images - 1.0, epsilon), train=True)
     reconstruction = bernoulli_log_likelihood(logits, binary_images)
     kl = gaussian_kl(mean, log_variance)
     return reconstruction - kl, reconstruction, kl
-
-
-def state_latent_dim(state: PlayerState) -> int:
-    return nnx.merge(state.graphdef, state.params, state.batch_stats).latent_dim
 
 
 @jax.jit
@@ -191,4 +181,4 @@ def encode(state: PlayerState, images):
 
 def sample(state: PlayerState, key: jax.Array, count: int):
     """New images: z ~ N(0, I), then the decoder's mean image: (count, 28, 28, 1) in [−1, 1]."""
-    return decode(state, jax.random.normal(key, (count, state_latent_dim(state))))
+    return decode(state, jax.random.normal(key, (count, latent_dim(state))))
