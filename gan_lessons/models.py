@@ -300,6 +300,104 @@ def make_conditional_dcgan(config: DCGANConfig | str, key: jax.Array, classes: i
     return generator, discriminator
 
 
+# -------------------------------------------- GANs that recover a latent code
+
+
+class CodeHead(nnx.Module):
+    """features φ (B, F) → (category logits (B, categories), noise estimate (B, noise_dim)).
+
+    Dense 128 + LeakyReLU, then two linear outputs: the head that reads a GAN's latent code back out of
+    an image (InfoGAN's Q on D's features; ClusterGAN's and BiGAN's encoders on their own).
+    """
+
+    def __init__(self, feature_size: int, categories: int, noise_dim: int = 0, *, rngs: nnx.Rngs):
+        self.hidden = nnx.Linear(feature_size, 128, kernel_init=DCGAN_INIT, rngs=rngs)
+        self.category_logits = nnx.Linear(128, max(categories, 1), kernel_init=DCGAN_INIT, rngs=rngs)
+        self.noise = nnx.Linear(128, max(noise_dim, 1), kernel_init=DCGAN_INIT, rngs=rngs)
+        self.categories, self.noise_dim = categories, noise_dim
+
+    def __call__(self, features):
+        h = leaky_relu(self.hidden(features))  # (B, 128)
+        return self.category_logits(h), self.noise(h)  # (B, categories), (B, noise_dim)
+
+
+def _flat_size(config: DCGANConfig) -> int:
+    side = 28 // 2 ** len(config.discriminator_channels)
+    return side * side * config.discriminator_channels[-1]
+
+
+class InfoGANDiscriminator(nnx.Module):
+    """images (B, 28, 28, 1) → (logits (B,), category logits (B, categories)).
+
+    Chen et al. (2016): D and the code network Q share every convolution; Q is a small head on D's
+    last features φ(x) (B, 7·7·c2):
+        body (``DCGANDiscriminator``) → φ(x) → Dense → ℓ(x)                 "real or fake?"
+                                          └→ Dense 128 → Dense → Q(c | x)   "which code made this?"
+    """
+
+    def __init__(self, config: DCGANConfig, categories: int = 10, norm: str = "none", *, rngs: nnx.Rngs):
+        self.categories = categories
+        self.body = DCGANDiscriminator(config, norm, rngs=rngs)
+        self.code_head = CodeHead(_flat_size(config), categories, rngs=rngs)
+
+    def features(self, x):
+        """D's activations [(B, 14, 14, c1), (B, 7, 7, c2)] and Q's hidden layer (B, 128)."""
+        activations = self.body.features(x)
+        flat = activations[-1].reshape(x.shape[0], -1)  # (B, 7·7·c2)
+        return [*activations, leaky_relu(self.code_head.hidden(flat))]
+
+    def __call__(self, x):
+        flat = self.body.features(x)[-1].reshape(x.shape[0], -1)  # φ(x): (B, 7·7·c2)
+        return self.body.output(flat)[:, 0], self.code_head(flat)[0]  # (B,), (B, categories)
+
+
+class LatentEncoder(nnx.Module):
+    """images (B, 28, 28, 1) → (category logits (B, categories), noise estimate (B, noise_dim)).
+
+    The discriminator's convolutions (no BatchNorm, so each image is encoded on its own), then a
+    ``CodeHead``: ClusterGAN's encoder E(x) = (ẑ_c, ẑ_n), or with ``categories=0`` BiGAN's E(x) = ẑ.
+    """
+
+    def __init__(self, config: DCGANConfig, categories: int, noise_dim: int, *, rngs: nnx.Rngs):
+        self.categories, self.noise_dim = categories, noise_dim
+        self.body = DCGANDiscriminator(config, "none", rngs=rngs)  # its Dense logit goes unused
+        self.code_head = CodeHead(_flat_size(config), categories, noise_dim, rngs=rngs)
+
+    def features(self, x):
+        """The convolutions' activations and the head's hidden layer (B, 128)."""
+        activations = self.body.features(x)
+        flat = activations[-1].reshape(x.shape[0], -1)
+        return [*activations, leaky_relu(self.code_head.hidden(flat))]
+
+    def __call__(self, x):
+        return self.code_head(self.body.features(x)[-1].reshape(x.shape[0], -1))
+
+
+class JointDiscriminator(nnx.Module):
+    """(images (B, 28, 28, 1), codes (B, latent_dim)) → logits (B,): "is this a real (x, E(x)) pair?"
+
+    BiGAN's D (Donahue et al. 2017) judges image and code together:
+        images → the DCGAN discriminator's convolutions → φ(x) (B, 7·7·c2)
+        codes  → Dense 512 + LeakyReLU                   (B, 512)
+        [φ(x), h(z)] → Dense 512 + LeakyReLU → Dense      (B,)
+    """
+
+    def __init__(self, config: DCGANConfig, latent_dim: int, *, rngs: nnx.Rngs):
+        self.images = DCGANDiscriminator(config, "none", rngs=rngs)  # its own Dense logit goes unused
+        self.codes = nnx.Linear(latent_dim, 512, kernel_init=DCGAN_INIT, rngs=rngs)
+        self.joint = nnx.Linear(_flat_size(config) + 512, 512, kernel_init=DCGAN_INIT, rngs=rngs)
+        self.output = nnx.Linear(512, 1, kernel_init=DCGAN_INIT, rngs=rngs)
+
+    def features(self, x, z):
+        image_features = self.images.features(x)
+        flat = image_features[-1].reshape(x.shape[0], -1)  # (B, 7·7·c2)
+        joint = leaky_relu(self.joint(jnp.concatenate([flat, leaky_relu(self.codes(z))], axis=1)))  # (B, 512)
+        return [*image_features, joint]
+
+    def __call__(self, x, z):
+        return self.output(self.features(x, z)[-1])[:, 0]  # (B,)
+
+
 def make_dcgan(config: DCGANConfig | str, key: jax.Array, fast_gradient=True, discriminator_norm: str = "batch",
                generator_batch_norm: bool = True):
     """A (generator, discriminator) pair, initialised from two keys split off ``key``.

@@ -97,3 +97,18 @@ def load_vae(dataset: str = "mnist") -> tuple[PlayerState, dict]:
     template = {"vae": make_vae(jax.random.key(0), stored["latent_dim"], stored["config"], stored["learning_rate"])}
     players, config = load_players(checkpoint_path(f"vae_{dataset}"), template)
     return players["vae"], config
+
+
+def load_code_gan(model: str, dataset: str = "mnist") -> tuple[dict[str, PlayerState], dict]:
+    """The shipped InfoGAN, ClusterGAN or BiGAN (chapters 08 and 09): ({player name: state}, config).
+
+    InfoGAN has a generator and a discriminator (with its Q head); ClusterGAN and BiGAN add an encoder.
+    """
+    from gan_lessons import bigan, clustergan, infogan
+
+    makers = {"infogan": infogan.make_infogan, "clustergan": clustergan.make_clustergan, "bigan": bigan.make_bigan}
+    if model not in makers:
+        raise ValueError(f"model must be one of {sorted(makers)}, got {model!r}")
+    states = makers[model](jax.random.key(0))
+    names = ("generator", "discriminator", "encoder")[:len(states)]
+    return load_players(_require(f"{model}_{dataset}"), dict(zip(names, states)))

@@ -5,6 +5,9 @@
     python -m gan_lessons.train dcgan --config cpu --dataset mnist
     python -m gan_lessons.train conditional_dcgan --config cpu --dataset mnist
     python -m gan_lessons.train vae --dataset mnist
+    python -m gan_lessons.train infogan --dataset mnist --seed 0
+    python -m gan_lessons.train clustergan --dataset mnist
+    python -m gan_lessons.train bigan --dataset mnist
 
 Each command writes ``gan_lessons/checkpoints/<name>.ckpt`` (or ``--out``) with
 its command line, seed, wall time and measured results in the stored config.
@@ -143,6 +146,43 @@ def _vae_command(args) -> dict:
     return result
 
 
+def _clustering_scores(predicted_clusters, test_labels) -> dict:
+    from gan_lessons.clustering import score_clustering
+
+    scores = score_clustering(predicted_clusters, test_labels.astype("int64"))
+    return {"test_accuracy": round(scores.accuracy, 4), "test_nmi": round(scores.nmi, 4),
+            "test_ari": round(scores.ari, 4)}
+
+
+def _code_gan_command(args) -> dict:
+    """InfoGAN, ClusterGAN or BiGAN: trained without labels; the test labels only score the result."""
+    from gan_lessons import bigan, clustergan, infogan
+
+    images, _ = LOADERS[args.dataset]("train", args.data_dir)
+    test_images, test_labels = LOADERS[args.dataset]("test", args.data_dir)
+    model_key, train_key = jax.random.split(jax.random.key(args.seed))
+    steps = int(round(args.epochs * (len(images) // args.batch_size)))
+    start = time.perf_counter()
+    if args.model == "infogan":
+        g_state, d_state = infogan.make_infogan(model_key)
+        d_state, g_state, _ = infogan.train(d_state, g_state, images, train_key, steps, args.batch_size)
+        players = {"generator": g_state, "discriminator": d_state}
+    else:
+        module = clustergan if args.model == "clustergan" else bigan
+        g_state, d_state, e_state = getattr(module, f"make_{args.model}")(model_key)
+        d_state, g_state, e_state, _ = module.train(d_state, g_state, e_state, images, train_key, steps,
+                                                    args.batch_size)
+        players = {"generator": g_state, "discriminator": d_state, "encoder": e_state}
+    result = {"training_seconds": round(time.perf_counter() - start)}
+    if args.model == "infogan":
+        result.update(_clustering_scores(infogan.predict_clusters(d_state, test_images), test_labels))
+    elif args.model == "clustergan":
+        result.update(_clustering_scores(clustergan.predict_clusters(e_state, test_images), test_labels))
+    pretrained.save_players(args.out or pretrained.checkpoint_path(f"{args.model}_{args.dataset}"), players,
+                            {**vars(args), **result, **_provenance(args)})
+    return result
+
+
 def _provenance(args) -> dict:
     return {"command": "python -m gan_lessons.train " + shlex.join(args.argv), "jax": jax.__version__,
             "device": jax.devices()[0].device_kind}
@@ -151,7 +191,7 @@ def _provenance(args) -> dict:
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m gan_lessons.train", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="model", required=True)
-    for name in ("classifier", "dcgan", "conditional_dcgan", "vae"):
+    for name in ("classifier", "dcgan", "conditional_dcgan", "vae", "infogan", "clustergan", "bigan"):
         command = commands.add_parser(name)
         command.add_argument("--dataset", choices=sorted(LOADERS), default="mnist")
         command.add_argument("--seed", type=int, default=0)
@@ -175,12 +215,16 @@ def main(argv=None) -> dict:
     variational.add_argument("--epochs", type=float, default=8)
     variational.add_argument("--batch-size", type=int, default=64)
     variational.add_argument("--learning-rate", type=float, default=1e-3)
+    for name in ("infogan", "clustergan", "bigan"):
+        commands.choices[name].add_argument("--epochs", type=float, default=16)
+        commands.choices[name].add_argument("--batch-size", type=int, default=64)
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     args.argv = argv  # stored with the checkpoint: the exact command that made it
     start = time.perf_counter()
     commands = {"classifier": _classifier_command, "dcgan": _dcgan_command,
-                "conditional_dcgan": _conditional_dcgan_command, "vae": _vae_command}
+                "conditional_dcgan": _conditional_dcgan_command, "vae": _vae_command,
+                "infogan": _code_gan_command, "clustergan": _code_gan_command, "bigan": _code_gan_command}
     result = commands[args.model](args)
     print({**result, "seconds": round(time.perf_counter() - start, 1)})
     return result

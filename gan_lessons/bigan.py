@@ -1,0 +1,110 @@
+"""BiGAN / ALI (Donahue et al. 2017; Dumoulin et al. 2017): learn an encoder E: x → z with the GAN.
+
+D no longer judges images alone but (image, code) pairs: real images with the codes E gives them,
+against generated images with the codes that made them:
+
+    L_D     = −E_x[log σ(ℓ(x, E(x)))] − E_z[log(1 − σ(ℓ(G(z), z)))]
+    L_(G,E) = −E_z[log σ(ℓ(G(z), z))] − E_x[log(1 − σ(ℓ(x, E(x))))]     (non-saturating, labels swapped)
+
+At the optimum the two joint distributions match, which forces E = G⁻¹: the encoder learns to invert
+the generator without ever seeing a pair (x, z). Its activations are features learned without labels.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+from jax import lax
+
+from gan_lessons import data, losses
+from gan_lessons.infogan import INFOGAN
+from gan_lessons.models import DCGANConfig, DCGANGenerator, JointDiscriminator, LatentEncoder
+from gan_lessons.training import PlayerState, adam, apply_gradients, apply_model, latent_dim, sample_latent
+
+BIGAN = DCGANConfig("bigan", 50, *(getattr(INFOGAN, field) for field in
+                                  ("projection_channels", "generator_layers", "discriminator_channels", "kernel_size")))
+
+
+def make_bigan(key: jax.Array, config: DCGANConfig = BIGAN, learning_rate: float = 2e-4):
+    """(g_state, d_state, e_state): G(z), the joint D(x, z) and E(x) = ẑ, each with Adam(lr, β1 = 0.5)."""
+    generator_key, discriminator_key, encoder_key = jax.random.split(key, 3)
+    optimizer = adam(learning_rate, 0.5)
+    generator = DCGANGenerator(config, rngs=nnx.Rngs(generator_key))
+    discriminator = JointDiscriminator(config, config.latent_dim, rngs=nnx.Rngs(discriminator_key))
+    encoder = LatentEncoder(config, 0, config.latent_dim, rngs=nnx.Rngs(encoder_key))
+    return (PlayerState.create(generator, optimizer), PlayerState.create(discriminator, optimizer),
+            PlayerState.create(encoder, optimizer))
+
+
+def _encoded(e_state, params, images):
+    (_, codes), stats = apply_model(e_state, params, e_state.batch_stats, images, train=True)
+    return codes, stats  # E(x): (B, latent_dim)
+
+
+def _d_step(d_state, g_state, e_state, images, key):
+    z = sample_latent(key, images.shape[0], latent_dim(g_state))
+    fake = lax.stop_gradient(apply_model(g_state, g_state.params, g_state.batch_stats, z, train=True)[0])
+    codes = lax.stop_gradient(_encoded(e_state, e_state.params, images)[0])
+
+    def loss_fn(params):
+        real_logits, stats = apply_model(d_state, params, d_state.batch_stats, (images, codes), train=True)
+        fake_logits, stats = apply_model(d_state, params, stats, (fake, z), train=True)
+        return losses.d_loss(real_logits, fake_logits), (stats, real_logits, fake_logits)
+
+    (loss, (stats, real_logits, fake_logits)), grads = jax.value_and_grad(loss_fn, has_aux=True)(d_state.params)
+    metrics = {"d_loss": loss, "d_real": jnp.mean(jax.nn.sigmoid(real_logits)),
+               "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits))}
+    return apply_gradients(d_state, grads, stats), metrics
+
+
+def _generator_encoder_step(g_state, e_state, d_state, images, key):
+    z = sample_latent(key, images.shape[0], latent_dim(g_state))
+
+    def loss_fn(g_params, e_params):
+        fake, g_stats = apply_model(g_state, g_params, g_state.batch_stats, z, train=True)
+        codes, e_stats = _encoded(e_state, e_params, images)
+        fake_logits, _ = apply_model(d_state, d_state.params, d_state.batch_stats, (fake, z), train=True)
+        real_logits, _ = apply_model(d_state, d_state.params, d_state.batch_stats, (images, codes), train=True)
+        # G wants its pairs called real; E wants its pairs called fake: D's loss with the labels swapped
+        loss = losses.g_loss_non_saturating(fake_logits) + losses.g_loss_non_saturating(-real_logits)
+        return loss, (g_stats, e_stats)
+
+    (loss, (g_stats, e_stats)), (g_grads, e_grads) = jax.value_and_grad(
+        loss_fn, argnums=(0, 1), has_aux=True)(g_state.params, e_state.params)
+    return apply_gradients(g_state, g_grads, g_stats), apply_gradients(e_state, e_grads, e_stats), {"g_loss": loss}
+
+
+@jax.jit
+def train_step(d_state: PlayerState, g_state: PlayerState, e_state: PlayerState, images, key):
+    """One D update on (x, E(x)) against (G(z), z), then one joint update of G and E."""
+    d_key, g_key = jax.random.split(key)
+    d_state, d_metrics = _d_step(d_state, g_state, e_state, images, d_key)
+    g_state, e_state, g_metrics = _generator_encoder_step(g_state, e_state, d_state, images, g_key)
+    return d_state, g_state, e_state, {**d_metrics, **g_metrics}
+
+
+def train(d_state, g_state, e_state, images, key, steps: int, batch_size: int = 64, progress=True):
+    """``steps`` BiGAN steps on shuffled batches of ``images``; returns the three states and the metrics."""
+    from tqdm.auto import tqdm
+
+    data_key, train_key = jax.random.split(key)
+    batches = data.batches_for_steps(data_key, images, batch_size, steps)
+    history = []
+    for batch, step_key in tqdm(zip(batches, jax.random.split(train_key, steps)), total=steps, desc="BiGAN",
+                                disable=not progress, leave=False):
+        d_state, g_state, e_state, metrics = train_step(d_state, g_state, e_state, batch, step_key)
+        history.append(metrics)
+    return d_state, g_state, e_state, jax.tree.map(lambda *values: np.stack(values), *jax.device_get(history))
+
+
+@jax.jit
+def _encode(e_state: PlayerState, images):
+    return apply_model(e_state, e_state.params, e_state.batch_stats, images, train=False)[0][1]
+
+
+def encode(e_state: PlayerState, images, batch_size: int = 1000) -> np.ndarray:
+    """E(x) = ẑ for each image: (N, latent_dim)."""
+    return np.concatenate([np.asarray(_encode(e_state, images[start:start + batch_size]))
+                           for start in range(0, len(images), batch_size)])

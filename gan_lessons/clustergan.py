@@ -1,0 +1,132 @@
+"""ClusterGAN (Mukherjee et al. 2019): a GAN with a clustered latent space and an encoder back into it.
+
+The latent code is a one-hot cluster code plus a little Gaussian noise, z = (z_n, z_c) with
+z_n ~ N(0, σ²I), σ = 0.1, and z_c one of K one-hot vectors, so the prior is K well-separated blobs.
+An encoder E maps images back to (ẑ_n, ẑ_c logits), trained with G to invert it:
+
+    L_D     = −E_x[log σ(ℓ(x))] − E_z[log(1 − σ(ℓ(G(z))))]
+    L_(G,E) = −E_z[log σ(ℓ(G(z)))] + β_n E_z‖z_n − ẑ_n(G(z))‖² + β_c E_z[CE(z_c, ẑ_c(G(z)))]
+
+with β_n = β_c = 10 as in the paper (which uses a WGAN-GP critic; this module keeps the course's
+non-saturating loss). Unlike InfoGAN's Q, E is a network of its own and also recovers the noise, so
+G cannot hide the cluster in a few pixels the noise also moves. A real image's cluster is E's guess.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+from jax import lax
+
+from gan_lessons import data, losses
+from gan_lessons.infogan import INFOGAN, information_loss
+from gan_lessons.models import ConditionalDCGANGenerator, DCGANConfig, DCGANDiscriminator, LatentEncoder
+from gan_lessons.training import PlayerState, adam, apply_gradients, apply_model, latent_dim
+
+NOISE_STD = 0.1  # σ of z_n: small, so the K blobs of the prior do not overlap
+NOISE_WEIGHT = 10.0  # β_n
+CLUSTER_WEIGHT = 10.0  # β_c
+CLUSTERGAN = DCGANConfig("clustergan", 30, *(getattr(INFOGAN, field) for field in
+                                            ("projection_channels", "generator_layers", "discriminator_channels",
+                                             "kernel_size")))
+
+
+def make_clustergan(key: jax.Array, clusters: int = 10, config: DCGANConfig = CLUSTERGAN, learning_rate: float = 1e-4):
+    """(g_state, d_state, e_state): G(z_n, z_c), D (no BatchNorm) and E, each with Adam(lr, β1 = 0.5)."""
+    generator_key, discriminator_key, encoder_key = jax.random.split(key, 3)
+    optimizer = adam(learning_rate, 0.5)
+    generator = ConditionalDCGANGenerator(config, clusters, rngs=nnx.Rngs(generator_key))
+    discriminator = DCGANDiscriminator(config, "none", rngs=nnx.Rngs(discriminator_key))
+    encoder = LatentEncoder(config, clusters, config.latent_dim, rngs=nnx.Rngs(encoder_key))
+    return (PlayerState.create(generator, optimizer), PlayerState.create(discriminator, optimizer),
+            PlayerState.create(encoder, optimizer))
+
+
+def sample_prior(key, count: int, noise_dim: int, clusters: int):
+    """z_n ~ N(0, σ²I) (count, noise_dim) and cluster codes c ~ uniform{0..K−1} (count,)."""
+    noise_key, cluster_key = jax.random.split(key)
+    return (NOISE_STD * jax.random.normal(noise_key, (count, noise_dim)),
+            jax.random.randint(cluster_key, (count,), 0, clusters))
+
+
+def _clusters(e_state: PlayerState) -> int:
+    return nnx.merge(e_state.graphdef, e_state.params, e_state.batch_stats).categories
+
+
+def _d_step(d_state, g_state, e_state, images, key):
+    noise, codes = sample_prior(key, images.shape[0], latent_dim(g_state), _clusters(e_state))
+    fake = lax.stop_gradient(apply_model(g_state, g_state.params, g_state.batch_stats, (noise, codes), True)[0])
+
+    def loss_fn(params):
+        real_logits, stats = apply_model(d_state, params, d_state.batch_stats, images, train=True)
+        fake_logits, stats = apply_model(d_state, params, stats, fake, train=True)
+        return losses.d_loss(real_logits, fake_logits), stats
+
+    (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(d_state.params)
+    return apply_gradients(d_state, grads, stats), {"d_loss": loss}
+
+
+def _generator_encoder_step(g_state, e_state, d_state, batch_size, key):
+    noise, codes = sample_prior(key, batch_size, latent_dim(g_state), _clusters(e_state))
+
+    def loss_fn(g_params, e_params):
+        fake, g_stats = apply_model(g_state, g_params, g_state.batch_stats, (noise, codes), train=True)
+        fake_logits, _ = apply_model(d_state, d_state.params, d_state.batch_stats, fake, train=True)
+        (cluster_logits, noise_estimate), e_stats = apply_model(e_state, e_params, e_state.batch_stats, fake, True)
+        noise_error = jnp.mean(jnp.sum((noise - noise_estimate) ** 2, axis=1))
+        cluster_error = information_loss(cluster_logits, codes)
+        loss = (losses.g_loss_non_saturating(fake_logits) + NOISE_WEIGHT * noise_error
+                + CLUSTER_WEIGHT * cluster_error)
+        return loss, (g_stats, e_stats, noise_error, cluster_error)
+
+    (loss, (g_stats, e_stats, noise_error, cluster_error)), (g_grads, e_grads) = jax.value_and_grad(
+        loss_fn, argnums=(0, 1), has_aux=True)(g_state.params, e_state.params)
+    metrics = {"g_loss": loss, "noise_error": noise_error, "cluster_error": cluster_error}
+    return apply_gradients(g_state, g_grads, g_stats), apply_gradients(e_state, e_grads, e_stats), metrics
+
+
+@jax.jit
+def train_step(d_state: PlayerState, g_state: PlayerState, e_state: PlayerState, images, key):
+    """One D update, then one joint update of G and E (each applied to its own state)."""
+    d_key, g_key = jax.random.split(key)
+    d_state, d_metrics = _d_step(d_state, g_state, e_state, images, d_key)
+    g_state, e_state, g_metrics = _generator_encoder_step(g_state, e_state, d_state, images.shape[0], g_key)
+    return d_state, g_state, e_state, {**d_metrics, **g_metrics}
+
+
+def train(d_state, g_state, e_state, images, key, steps: int, batch_size: int = 64, progress=True,
+          callback=None, callback_every: int = 0):
+    """``steps`` ClusterGAN steps on shuffled batches of ``images`` (no labels); returns the three states and
+    the metrics. ``callback(step, d_state, g_state, e_state)`` runs every ``callback_every`` steps."""
+    from tqdm.auto import tqdm
+
+    data_key, train_key = jax.random.split(key)
+    batches = data.batches_for_steps(data_key, images, batch_size, steps)
+    history = []
+    for step, (batch, step_key) in enumerate(tqdm(zip(batches, jax.random.split(train_key, steps)), total=steps,
+                                                  desc="ClusterGAN", disable=not progress, leave=False), start=1):
+        d_state, g_state, e_state, metrics = train_step(d_state, g_state, e_state, batch, step_key)
+        history.append(metrics)
+        if callback is not None and callback_every and step % callback_every == 0:
+            callback(step, d_state, g_state, e_state)
+    return d_state, g_state, e_state, jax.tree.map(lambda *values: np.stack(values), *jax.device_get(history))
+
+
+@jax.jit
+def _encode(e_state: PlayerState, images):
+    cluster_logits, noise = apply_model(e_state, e_state.params, e_state.batch_stats, images, train=False)[0]
+    return jax.nn.softmax(cluster_logits), noise
+
+
+def encode(e_state: PlayerState, images, batch_size: int = 1000) -> tuple[np.ndarray, np.ndarray]:
+    """E(x) for real images: (cluster probabilities (N, K), noise estimates (N, noise_dim))."""
+    parts = [jax.device_get(_encode(e_state, images[start:start + batch_size]))
+             for start in range(0, len(images), batch_size)]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def predict_clusters(e_state: PlayerState, images, batch_size: int = 1000) -> np.ndarray:
+    """E's most likely cluster for each image: (N,)."""
+    return encode(e_state, images, batch_size)[0].argmax(axis=1)

@@ -1,0 +1,133 @@
+"""Features from a trained network, and the tests of how good they are: linear probes and k-NN.
+
+A feature is good for a task if a *simple* model on top of it does the task well. The standard test
+(DCGAN §5.1, and every self-supervised paper since) is a linear probe: freeze the network, take its
+activations, and fit multinomial logistic regression with few labels:
+
+    p(y | x) = softmax(W φ(x) + b),   W, b minimise  −Σ_i log p(y_i | x_i) + ‖W‖² / (2C)
+
+Only W and b see labels; φ was learned without them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from gan_lessons.training import PlayerState
+
+
+def pooled(activation, grid: int = 4):
+    """(B, H, W, C) → (B, grid·grid·C): max-pool each map to a grid×grid summary (DCGAN §5.1 used 4×4).
+
+    Pooling keeps *what* fired and roughly *where*, in far fewer numbers than the whole map.
+    """
+    batch, height, width, channels = activation.shape
+    if height % grid or width % grid:  # 7×7 maps onto a 4×4 grid: pad with −inf, which max-pooling ignores
+        pad_h, pad_w = (-height) % grid, (-width) % grid
+        activation = jnp.pad(activation, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), constant_values=-jnp.inf)
+        height, width = height + pad_h, width + pad_w
+    blocks = activation.reshape(batch, grid, height // grid, grid, width // grid, channels)
+    return blocks.max(axis=(2, 4)).reshape(batch, -1)  # (B, grid·grid·C)
+
+
+def _extractor(state: PlayerState, grid: int | None):
+    model = state.model(train=False)  # evaluation mode: each image's features depend on it alone
+
+    @jax.jit
+    def extract(images):
+        parts = []
+        for activation in model.features(images):
+            if activation.ndim == 4 and grid:
+                parts.append(pooled(activation, grid))  # (B, grid·grid·C)
+            else:
+                parts.append(activation.reshape(images.shape[0], -1))  # (B, everything)
+        return jnp.concatenate(parts, axis=1)
+
+    return extract
+
+
+def network_features(state: PlayerState, images, grid: int | None = 4, batch_size: int = 1000) -> np.ndarray:
+    """Every layer of ``state``'s model's ``features(x)``, pooled to grid×grid (None: whole maps), side by side.
+
+    Works for any model with a ``features`` method: a discriminator, an encoder, the classifier.
+    Returns float32 (N, F).
+    """
+    extract = _extractor(state, grid)
+    return np.concatenate([np.asarray(extract(images[start:start + batch_size]))
+                           for start in range(0, len(images), batch_size)])
+
+
+def pixel_features(images) -> np.ndarray:
+    """The baseline: every pixel a feature, (N, 784)."""
+    return np.asarray(images, dtype=np.float32).reshape(len(images), -1)
+
+
+def balanced_subset(labels, count: int, seed: int) -> np.ndarray:
+    """Indices of ``count`` examples, count/K of each of the K classes, drawn without replacement."""
+    labels = np.asarray(labels)
+    classes = np.unique(labels)
+    if count % len(classes):
+        raise ValueError(f"count={count} does not split evenly over {len(classes)} classes: pass a multiple "
+                         f"of {len(classes)}")
+    rng = np.random.default_rng(seed)
+    per_class = count // len(classes)
+    return np.concatenate([rng.choice(np.flatnonzero(labels == c), per_class, replace=False) for c in classes])
+
+
+def linear_probe(train_features, train_labels, test_features, test_labels, regularisation: float = 1.0,
+                 max_iter: int = 1000) -> float:
+    """Test accuracy of logistic regression (standardised features, L2 strength 1/C) fit on the train part."""
+    probe = make_pipeline(StandardScaler(), LogisticRegression(C=regularisation, max_iter=max_iter))
+    probe.fit(train_features, train_labels)
+    return float(probe.score(test_features, test_labels))
+
+
+def knn_accuracy(train_features, train_labels, test_features, test_labels, neighbours: int = 5) -> float:
+    """Test accuracy of a k-nearest-neighbour vote (Euclidean, standardised features)."""
+    model = make_pipeline(StandardScaler(), KNeighborsClassifier(neighbours))
+    model.fit(train_features, train_labels)
+    return float(model.score(test_features, test_labels))
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    labels: int
+    accuracies: tuple[float, ...]  # one per draw of the labelled set
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.accuracies))
+
+    @property
+    def spread(self) -> float:
+        """The standard deviation over draws (0 for a single draw)."""
+        return float(np.std(self.accuracies))
+
+    def __str__(self):
+        return f"{self.mean:.4f} ± {self.spread:.4f}" if len(self.accuracies) > 1 else f"{self.mean:.4f}"
+
+
+def probe_with_labels(train_features, train_labels, test_features, test_labels, label_count: int | None,
+                      draws: int = 5, seed: int = 0, regularisation: float = 1.0) -> ProbeResult:
+    """The linear probe with ``label_count`` labelled training images (None: all), over ``draws`` draws.
+
+    Each draw is a new class-balanced subset (``balanced_subset`` with seed ``seed + draw``); with all
+    labels there is nothing to draw, so one fit.
+    """
+    if label_count is None or label_count >= len(train_labels):
+        return ProbeResult(len(train_labels), (linear_probe(train_features, train_labels, test_features,
+                                                            test_labels, regularisation),))
+    accuracies = []
+    for draw in range(draws):
+        chosen = balanced_subset(train_labels, label_count, seed + draw)
+        accuracies.append(linear_probe(train_features[chosen], train_labels[chosen], test_features, test_labels,
+                                       regularisation))
+    return ProbeResult(label_count, tuple(accuracies))

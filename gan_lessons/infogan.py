@@ -1,0 +1,138 @@
+"""InfoGAN (Chen et al. 2016): a GAN whose generator must leave a readable code in every image.
+
+G takes noise z and a categorical code c ∈ {0..K−1}. A head Q on the discriminator guesses c back
+from G(z, c). Both players are rewarded when Q guesses right, which maximises a lower bound on the
+mutual information between the code and the image:
+
+    I(c; G(z, c)) ≥ L_I = E_c,z[log Q(c | G(z, c))] + H(c)          (Chen et al., eq. 4–5)
+
+    L_D = −E_x[log σ(ℓ(x))] − E_z,c[log(1 − σ(ℓ(G(z, c))))] − λ·L_I
+    L_G = −E_z,c[log σ(ℓ(G(z, c)))] − λ·L_I                          (non-saturating)
+
+H(c) = log K is a constant, so −L_I is the cross-entropy of Q's guess plus a constant. No label is ever
+used: if the cheapest way to keep ten codes apart is to draw ten digits, Q becomes a classifier of
+real digits too — an unsupervised one, which chapter 09 scores.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+from jax import lax
+
+from gan_lessons import data, losses
+from gan_lessons.models import CPU, ConditionalDCGANGenerator, DCGANConfig, InfoGANDiscriminator
+from gan_lessons.training import PlayerState, adam, apply_gradients, apply_model, latent_dim, sample_latent
+
+# The CPU DCGAN with a discriminator twice as wide (its features are what Q reads) and 8 noise dimensions
+# instead of the paper's 62: measured on MNIST (seed 0, 3,000 steps), the code's clustering accuracy was
+# 0.39 with 62, 0.49 with 16 and 0.52 with 8. Less noise leaves more of each image for the code to explain.
+INFOGAN = DCGANConfig("infogan", 8, CPU.projection_channels, CPU.generator_layers, (32, 64), CPU.kernel_size)
+
+
+def make_infogan(key: jax.Array, categories: int = 10, config: DCGANConfig = INFOGAN,
+                 generator_learning_rate: float = 1e-3, discriminator_learning_rate: float = 2e-4,
+                 discriminator_norm: str = "batch"):
+    """(g_state, d_state): G(z, c) and D with its Q head, with InfoGAN's Adam settings (β1 = 0.5)."""
+    generator_key, discriminator_key = jax.random.split(key)
+    generator = ConditionalDCGANGenerator(config, categories, rngs=nnx.Rngs(generator_key))
+    discriminator = InfoGANDiscriminator(config, categories, discriminator_norm, rngs=nnx.Rngs(discriminator_key))
+    return (PlayerState.create(generator, adam(generator_learning_rate, 0.5)),
+            PlayerState.create(discriminator, adam(discriminator_learning_rate, 0.5)))
+
+
+def information_loss(code_logits, codes):
+    """−L_I + H(c) = −E[log Q(c | x)]: the cross-entropy of Q's guess of the code that made x.
+
+    For K equally likely codes, L_I = log K − (this), so L_I = 0 when Q guesses uniformly (loss log K)
+    and L_I = H(c) = log K, the most there is, when Q is always sure and right (loss 0).
+    """
+    return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(code_logits), codes[:, None], axis=1))
+
+
+def sample_codes(key, count: int, noise_dim: int, categories: int):
+    """z ~ N(0, I) (count, noise_dim) and c ~ uniform{0..K−1} (count,)."""
+    noise_key, code_key = jax.random.split(key)
+    return sample_latent(noise_key, count, noise_dim), jax.random.randint(code_key, (count,), 0, categories)
+
+
+def _categories(d_state: PlayerState) -> int:
+    return nnx.merge(d_state.graphdef, d_state.params, d_state.batch_stats).categories
+
+
+def _d_step(d_state, g_state, images, key, information_weight):
+    z, codes = sample_codes(key, images.shape[0], latent_dim(g_state), _categories(d_state))
+    fake, _ = apply_model(g_state, g_state.params, g_state.batch_stats, (z, codes), train=True)
+    fake = lax.stop_gradient(fake)  # D's loss must not reach G
+
+    def loss_fn(params):
+        (real_logits, _), stats = apply_model(d_state, params, d_state.batch_stats, images, train=True)
+        (fake_logits, code_logits), stats = apply_model(d_state, params, stats, fake, train=True)
+        information = information_loss(code_logits, codes)
+        return losses.d_loss(real_logits, fake_logits) + information_weight * information, (stats, information)
+
+    (loss, (stats, information)), grads = jax.value_and_grad(loss_fn, has_aux=True)(d_state.params)
+    return apply_gradients(d_state, grads, stats), {"d_loss": loss, "information_loss": information}
+
+
+def _g_step(g_state, d_state, batch_size, key, information_weight):
+    z, codes = sample_codes(key, batch_size, latent_dim(g_state), _categories(d_state))
+
+    def loss_fn(params):
+        fake, stats = apply_model(g_state, params, g_state.batch_stats, (z, codes), train=True)
+        (fake_logits, code_logits), _ = apply_model(d_state, d_state.params, d_state.batch_stats, fake, train=True)
+        loss = losses.g_loss_non_saturating(fake_logits) + information_weight * information_loss(code_logits, codes)
+        return loss, stats
+
+    (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(g_state.params)
+    return apply_gradients(g_state, grads, stats), {"g_loss": loss}
+
+
+@partial(jax.jit, static_argnames=("information_weight",))
+def train_step(d_state: PlayerState, g_state: PlayerState, images, key, information_weight: float = 1.0):
+    """One D-and-Q update on a real batch and as many fakes, then one G update; (d_state, g_state, metrics)."""
+    d_key, g_key = jax.random.split(key)
+    d_state, d_metrics = _d_step(d_state, g_state, images, d_key, information_weight)
+    g_state, g_metrics = _g_step(g_state, d_state, images.shape[0], g_key, information_weight)
+    return d_state, g_state, {**d_metrics, **g_metrics}
+
+
+def train(d_state, g_state, images, key, steps: int, batch_size: int = 64, information_weight: float = 1.0,
+          progress=True, callback=None, callback_every: int = 0):
+    """``steps`` InfoGAN steps on shuffled batches of ``images`` (labels are never seen).
+
+    ``callback(step, d_state, g_state)`` runs every ``callback_every`` steps (to watch the clustering
+    accuracy climb, say). Returns (d_state, g_state, metrics as numpy arrays).
+    """
+    from tqdm.auto import tqdm
+
+    data_key, train_key = jax.random.split(key)
+    batches = data.batches_for_steps(data_key, images, batch_size, steps)
+    history = []
+    for step, (batch, step_key) in enumerate(tqdm(zip(batches, jax.random.split(train_key, steps)), total=steps,
+                                                  desc="InfoGAN", disable=not progress, leave=False), start=1):
+        d_state, g_state, metrics = train_step(d_state, g_state, batch, step_key, information_weight)
+        history.append(metrics)
+        if callback is not None and callback_every and step % callback_every == 0:
+            callback(step, d_state, g_state)
+    return d_state, g_state, jax.tree.map(lambda *values: np.stack(values), *jax.device_get(history))
+
+
+@jax.jit
+def _code_probabilities(d_state: PlayerState, images):
+    return jax.nn.softmax(apply_model(d_state, d_state.params, d_state.batch_stats, images, train=False)[0][1])
+
+
+def code_probabilities(d_state: PlayerState, images, batch_size: int = 1000) -> np.ndarray:
+    """Q(c | x) for real images: (N, categories). Its argmax is InfoGAN's cluster for each image."""
+    return np.concatenate([np.asarray(_code_probabilities(d_state, images[start:start + batch_size]))
+                           for start in range(0, len(images), batch_size)])
+
+
+def predict_clusters(d_state: PlayerState, images, batch_size: int = 1000) -> np.ndarray:
+    """The code Q finds most likely for each image: (N,) integers in 0..K−1."""
+    return code_probabilities(d_state, images, batch_size).argmax(axis=1)

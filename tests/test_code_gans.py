@@ -1,0 +1,119 @@
+"""InfoGAN, ClusterGAN and BiGAN: their losses on closed-form cases, and who each update may change."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from gan_lessons import bigan, clustergan, infogan
+
+
+def _images(key, count=16):
+    return jax.random.uniform(key, (count, 28, 28, 1), minval=-1, maxval=1)
+
+
+def _changed(before, after) -> bool:
+    return any(not np.array_equal(a, b) for a, b in zip(jax.tree.leaves(before.params), jax.tree.leaves(after.params)))
+
+
+def test_information_loss_against_its_closed_forms():
+    codes = jnp.array([0, 3, 7, 9])
+    # Q guesses uniformly: −E log Q = log K, so the bound L_I = log K − loss = 0 (no information)
+    assert float(infogan.information_loss(jnp.zeros((4, 10)), codes)) == pytest.approx(math.log(10), rel=1e-6)
+    # Q sure and right: loss → 0, L_I → H(c) = log K
+    assert float(infogan.information_loss(100.0 * jax.nn.one_hot(codes, 10), codes)) == pytest.approx(0, abs=1e-6)
+    # Q puts probability p on the right code: loss = −log p
+    logits = jnp.log(jnp.where(jax.nn.one_hot(codes, 10) > 0, 0.6, 0.4 / 9))
+    assert float(infogan.information_loss(logits, codes)) == pytest.approx(-math.log(0.6), rel=1e-5)
+
+
+def test_infogan_step_updates_both_players_and_q_learns_the_code():
+    g_state, d_state = infogan.make_infogan(jax.random.key(0))
+    images = _images(jax.random.key(1), 64)
+    new_d, new_g, metrics = infogan.train_step(d_state, g_state, images, jax.random.key(2))
+    assert _changed(d_state, new_d) and _changed(g_state, new_g)
+    assert float(metrics["information_loss"]) == pytest.approx(math.log(10), abs=0.1)  # Q starts at chance
+    real = np.asarray(_images(jax.random.key(3), 2000))
+    d_state, g_state, history = infogan.train(d_state, g_state, real, jax.random.key(4), steps=150, progress=False)
+    # G and Q cooperate on the code from the first steps: Q must be far better than chance on fakes
+    assert history["information_loss"][-20:].mean() < 0.5 * math.log(10)
+    clusters = infogan.predict_clusters(d_state, real[:50], batch_size=20)
+    assert clusters.shape == (50,) and clusters.min() >= 0 and clusters.max() < 10
+
+
+def test_clustergan_step_updates_all_three_players():
+    g_state, d_state, e_state = clustergan.make_clustergan(jax.random.key(0))
+    noise, codes = clustergan.sample_prior(jax.random.key(5), 1000, 30, 10)
+    assert float(jnp.std(noise)) == pytest.approx(clustergan.NOISE_STD, rel=0.05) and set(np.unique(codes)) == set(
+        range(10))
+    new_d, new_g, new_e, metrics = clustergan.train_step(d_state, g_state, e_state, _images(jax.random.key(1)),
+                                                         jax.random.key(2))
+    assert _changed(d_state, new_d) and _changed(g_state, new_g) and _changed(e_state, new_e)
+    # one loss, two players: the joint update must move G and E alike (E's gradient must not be lost)
+    only_ge = clustergan._generator_encoder_step(g_state, e_state, d_state, 16, jax.random.key(3))
+    assert _changed(g_state, only_ge[0]) and _changed(e_state, only_ge[1])
+    assert float(metrics["cluster_error"]) == pytest.approx(math.log(10), abs=0.2)
+    probabilities, noise_estimates = clustergan.encode(new_e, _images(jax.random.key(4), 7), batch_size=3)
+    assert probabilities.shape == (7, 10) and noise_estimates.shape == (7, 30)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_bigan_d_step_never_moves_g_or_e_and_the_joint_step_moves_both():
+    g_state, d_state, e_state = bigan.make_bigan(jax.random.key(0))
+    images = _images(jax.random.key(1))
+    new_d, _ = bigan._d_step(d_state, g_state, e_state, images, jax.random.key(2))
+    assert _changed(d_state, new_d)
+    new_g, new_e, _ = bigan._generator_encoder_step(g_state, e_state, new_d, images, jax.random.key(3))
+    assert _changed(g_state, new_g) and _changed(e_state, new_e)
+    codes = bigan.encode(new_e, np.asarray(images), batch_size=5)
+    assert codes.shape == (16, bigan.BIGAN.latent_dim) and np.all(np.isfinite(codes))
+
+
+def test_bigan_generator_and_encoder_loss_is_d_loss_with_labels_swapped():
+    from gan_lessons import losses
+
+    real_logits, fake_logits = jnp.array([1.5, -0.3]), jnp.array([0.2, -2.0])
+    swapped = losses.g_loss_non_saturating(fake_logits) + losses.g_loss_non_saturating(-real_logits)
+    # −log σ(ℓ_fake) − log(1 − σ(ℓ_real)) = L_D(real ↔ fake)
+    assert float(swapped) == pytest.approx(float(losses.d_loss(fake_logits, real_logits)), rel=1e-6)
+
+
+@pytest.mark.parametrize("model", ["infogan", "bigan"])
+def test_train_command_writes_a_loadable_checkpoint(tmp_path, data_dir, model):
+    from gan_lessons import pretrained, train
+
+    out = tmp_path / f"{model}.ckpt"
+    result = train.main([model, "--epochs", "0.005", "--data-dir", str(data_dir), "--out", str(out)])
+    assert result["training_seconds"] >= 0
+    if model == "infogan":  # scored on the 10,000 test digits; a few steps in, well short of a clustering
+        assert 0.1 <= result["test_accuracy"] < 0.9 and 0 <= result["test_nmi"] <= 1
+    makers = {"infogan": infogan.make_infogan, "bigan": bigan.make_bigan}
+    states = makers[model](jax.random.key(20))
+    names = ("generator", "discriminator", "encoder")[:len(states)]
+    loaded, config = pretrained.load_players(out, dict(zip(names, states)))
+    assert config["command"].endswith(f"--out {out}") and set(loaded) == set(names)
+
+
+@pytest.mark.parametrize("model", ["infogan", "clustergan"])
+def test_shipped_clustering_gan_reproduces_its_recorded_scores(data_dir, model):
+    from gan_lessons import clustering, data, pretrained
+
+    players, config = pretrained.load_code_gan(model)
+    images, labels = data.load_mnist("test", data_dir)
+    if model == "infogan":
+        clusters = infogan.predict_clusters(players["discriminator"], images)
+    else:
+        clusters = clustergan.predict_clusters(players["encoder"], images)
+    scores = clustering.score_clustering(clusters, labels.astype(np.int64))
+    # recorded on all 10,000 test digits at training time; CPUs with other core counts round differently
+    assert scores.accuracy == pytest.approx(config["test_accuracy"], abs=0.005)
+    assert scores.nmi == pytest.approx(config["test_nmi"], abs=0.005)
+
+
+def test_unknown_code_gan_is_refused():
+    from gan_lessons import pretrained
+
+    with pytest.raises(ValueError, match="must be one of"):
+        pretrained.load_code_gan("cyclegan")

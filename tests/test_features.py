@@ -1,0 +1,63 @@
+"""Feature extraction and the probes that test features."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from gan_lessons import features, models, training
+
+
+def test_pooled_takes_the_max_of_each_block_and_ignores_padding():
+    maps = jnp.arange(2 * 8 * 8 * 3, dtype=jnp.float32).reshape(2, 8, 8, 3)
+    pooled = features.pooled(maps, grid=4).reshape(2, 4, 4, 3)
+    # 2×2 blocks of an increasing ramp: each block's max is its bottom-right corner
+    np.testing.assert_array_equal(pooled, maps[:, 1::2, 1::2, :])
+    negative = -jnp.ones((1, 7, 7, 1))  # 7×7 onto 4×4 needs padding; the −inf pads must never win
+    assert float(features.pooled(negative, grid=4).max()) == -1.0
+
+
+def test_network_features_concatenate_pooled_layers():
+    _, discriminator = models.make_dcgan("cpu", jax.random.key(0))
+    state = training.PlayerState.create(discriminator, training.dcgan_optimizer())
+    images = jax.random.uniform(jax.random.key(1), (5, 28, 28, 1), minval=-1, maxval=1)
+    pooled = features.network_features(state, images, grid=4, batch_size=2)  # batches of 2, 2, 1
+    assert pooled.shape == (5, 4 * 4 * 16 + 4 * 4 * 32)
+    whole = features.network_features(state, images, grid=None)
+    assert whole.shape == (5, 14 * 14 * 16 + 7 * 7 * 32)
+    # evaluation mode: one image's features do not depend on the rest of its batch
+    np.testing.assert_allclose(features.network_features(state, images[:1], grid=None), whole[:1], atol=1e-5)
+
+
+def test_balanced_subset_draws_equally_from_each_class():
+    labels = np.repeat(np.arange(10), 30)
+    chosen = features.balanced_subset(labels, 100, seed=0)
+    assert len(set(chosen)) == 100 and np.all(np.bincount(labels[chosen]) == 10)
+    assert not np.array_equal(chosen, features.balanced_subset(labels, 100, seed=1))
+    np.testing.assert_array_equal(chosen, features.balanced_subset(labels, 100, seed=0))
+    with pytest.raises(ValueError, match="multiple of 10"):
+        features.balanced_subset(labels, 55, seed=0)
+
+
+def _two_tasks():
+    """Features where class is the sign of feature 0, buried among noise features."""
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(2000, 20))
+    labels = (points[:, 0] > 0).astype(int)
+    return points[:1000], labels[:1000], points[1000:], labels[1000:]
+
+
+def test_linear_probe_solves_a_linear_task_and_knn_is_worse_with_noise_features():
+    train_x, train_y, test_x, test_y = _two_tasks()
+    assert features.linear_probe(train_x, train_y, test_x, test_y) > 0.97
+    # the label depends on one feature of 20: nearest neighbours are mostly decided by the other 19
+    assert features.knn_accuracy(train_x, train_y, test_x, test_y) < 0.85
+
+
+def test_probe_with_labels_repeats_over_draws_and_uses_everything_once():
+    train_x, train_y, test_x, test_y = _two_tasks()
+    few = features.probe_with_labels(train_x, train_y, test_x, test_y, 10, draws=4)
+    assert few.labels == 10 and len(few.accuracies) == 4 and few.spread > 0
+    every = features.probe_with_labels(train_x, train_y, test_x, test_y, None)
+    assert every.labels == 1000 and len(every.accuracies) == 1 and every.spread == 0.0
+    assert every.mean > few.mean
