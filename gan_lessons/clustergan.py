@@ -1,14 +1,17 @@
 """ClusterGAN (Mukherjee et al. 2019): a GAN with a clustered latent space and an encoder back into it.
 
-The latent code is a one-hot cluster code plus a little Gaussian noise, z = (z_n, z_c) with
-z_n ~ N(0, σ²I), σ = 0.1, and z_c one of K one-hot vectors, so the prior is K well-separated blobs.
+The latent code is a one-hot cluster code plus Gaussian noise, z = (z_n, z_c) with
+z_n ~ N(0, σ²I) and z_c one of K one-hot vectors, so the prior is K blobs (σ: see ``NOISE_STD``).
 An encoder E maps images back to (ẑ_n, ẑ_c logits), trained with G to invert it:
 
     L_D     = −E_x[log σ(ℓ(x))] − E_z[log(1 − σ(ℓ(G(z))))]
-    L_(G,E) = −E_z[log σ(ℓ(G(z)))] + β_n E_z‖z_n − ẑ_n(G(z))‖² + β_c E_z[CE(z_c, ẑ_c(G(z)))]
+    L_(G,E) = −E_z[log σ(ℓ(G(z)))] + β_n E_z[‖z_n − ẑ_n(G(z))‖² / d] + β_c E_z[CE(z_c, ẑ_c(G(z)))]
 
-with β_n = β_c = 10 as in the paper (which uses a WGAN-GP critic; this module keeps the course's
-non-saturating loss). Unlike InfoGAN's Q, E is a network of its own and also recovers the noise, so
+with β_n = β_c = 10 as in the paper, d the noise dimension, and the course's non-saturating loss for the
+adversarial part. The noise error is averaged over the d dimensions, as the reference code's mean squared
+error does: summed, it starts near β_n·d·σ² = 170 and drowns the adversarial term (measured: G drew no digits).
+
+Unlike InfoGAN's Q, E is a network of its own and also recovers the noise, so
 G cannot hide the cluster in a few pixels the noise also moves. A real image's cluster is E's guess.
 """
 
@@ -25,7 +28,10 @@ from gan_lessons.infogan import INFOGAN, information_loss
 from gan_lessons.models import ConditionalDCGANGenerator, DCGANConfig, DCGANDiscriminator, LatentEncoder
 from gan_lessons.training import PlayerState, adam, apply_gradients, apply_model, latent_dim
 
-NOISE_STD = 0.1  # σ of z_n: small, so the K blobs of the prior do not overlap
+# σ of z_n. The paper says 0.1; with it, our G (BatchNorm right after its first layer, which rescales the tiny
+# noise part away) drew one image per cluster code (measured: ACC 0.18, every row of samples identical). A
+# PyTorch reimplementation in wide use (zhampel/clusterGAN) draws z_n with 0.75, which we follow.
+NOISE_STD = 0.75
 NOISE_WEIGHT = 10.0  # β_n
 CLUSTER_WEIGHT = 10.0  # β_c
 CLUSTERGAN = DCGANConfig("clustergan", 30, *(getattr(INFOGAN, field) for field in
@@ -33,15 +39,21 @@ CLUSTERGAN = DCGANConfig("clustergan", 30, *(getattr(INFOGAN, field) for field i
                                              "kernel_size")))
 
 
-def make_clustergan(key: jax.Array, clusters: int = 10, config: DCGANConfig = CLUSTERGAN, learning_rate: float = 1e-4):
-    """(g_state, d_state, e_state): G(z_n, z_c), D (no BatchNorm) and E, each with Adam(lr, β1 = 0.5)."""
+def make_clustergan(key: jax.Array, clusters: int = 10, config: DCGANConfig = CLUSTERGAN,
+                    generator_learning_rate: float = 1e-3, discriminator_learning_rate: float = 2e-4):
+    """(g_state, d_state, e_state): G(z_n, z_c), D (the DCGAN recipe, with BatchNorm) and E.
+
+    Adam with β1 = 0.5 and InfoGAN's learning rates (G and E 1e-3, D 2e-4): with the reference code's 1e-4
+    for all three and no BatchNorm in D, our smaller networks drew no recognisable digits in 8 epochs
+    (measured: ACC 0.29).
+    """
     generator_key, discriminator_key, encoder_key = jax.random.split(key, 3)
-    optimizer = adam(learning_rate, 0.5)
     generator = ConditionalDCGANGenerator(config, clusters, rngs=nnx.Rngs(generator_key))
-    discriminator = DCGANDiscriminator(config, "none", rngs=nnx.Rngs(discriminator_key))
+    discriminator = DCGANDiscriminator(config, "batch", rngs=nnx.Rngs(discriminator_key))
     encoder = LatentEncoder(config, clusters, config.latent_dim, rngs=nnx.Rngs(encoder_key))
-    return (PlayerState.create(generator, optimizer), PlayerState.create(discriminator, optimizer),
-            PlayerState.create(encoder, optimizer))
+    return (PlayerState.create(generator, adam(generator_learning_rate, 0.5)),
+            PlayerState.create(discriminator, adam(discriminator_learning_rate, 0.5)),
+            PlayerState.create(encoder, adam(generator_learning_rate, 0.5)))
 
 
 def sample_prior(key, count: int, noise_dim: int, clusters: int):
@@ -75,7 +87,7 @@ def _generator_encoder_step(g_state, e_state, d_state, batch_size, key):
         fake, g_stats = apply_model(g_state, g_params, g_state.batch_stats, (noise, codes), train=True)
         fake_logits, _ = apply_model(d_state, d_state.params, d_state.batch_stats, fake, train=True)
         (cluster_logits, noise_estimate), e_stats = apply_model(e_state, e_params, e_state.batch_stats, fake, True)
-        noise_error = jnp.mean(jnp.sum((noise - noise_estimate) ** 2, axis=1))
+        noise_error = jnp.mean((noise - noise_estimate) ** 2)  # per dimension, as the reference code's MSE
         cluster_error = information_loss(cluster_logits, codes)
         loss = (losses.g_loss_non_saturating(fake_logits) + NOISE_WEIGHT * noise_error
                 + CLUSTER_WEIGHT * cluster_error)
