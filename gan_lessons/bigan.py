@@ -12,6 +12,8 @@ the generator without ever seeing a pair (x, z). Its activations are features le
 
 from __future__ import annotations
 
+from functools import partial
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -21,7 +23,7 @@ from jax import lax
 from gan_lessons import data, losses
 from gan_lessons.infogan import INFOGAN
 from gan_lessons.models import DCGANConfig, DCGANGenerator, JointDiscriminator, LatentEncoder
-from gan_lessons.training import PlayerState, adam, apply_gradients, apply_model, latent_dim, sample_latent
+from gan_lessons.training import PlayerState, adam, apply_gradients, apply_model, in_batches, latent_dim, sample_latent
 
 BIGAN = DCGANConfig("bigan", 50, *(getattr(INFOGAN, field) for field in
                                   ("projection_channels", "generator_layers", "discriminator_channels", "kernel_size")))
@@ -106,5 +108,4 @@ def _encode(e_state: PlayerState, images):
 
 def encode(e_state: PlayerState, images, batch_size: int = 1000) -> np.ndarray:
     """E(x) = ẑ for each image: (N, latent_dim)."""
-    return np.concatenate([np.asarray(_encode(e_state, images[start:start + batch_size]))
-                           for start in range(0, len(images), batch_size)])
+    return in_batches(partial(_encode, e_state), images, batch_size)

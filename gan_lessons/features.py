@@ -23,7 +23,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from gan_lessons.training import PlayerState
+from gan_lessons.training import PlayerState, in_batches
 
 
 def pooled(activation, grid: int = 4):
@@ -62,9 +62,7 @@ def network_features(state: PlayerState, images, grid: int | None = 4, batch_siz
     Works for any model with a ``features`` method: a discriminator, an encoder, the classifier.
     Returns float32 (N, F).
     """
-    extract = _extractor(state, grid)
-    return np.concatenate([np.asarray(extract(images[start:start + batch_size]))
-                           for start in range(0, len(images), batch_size)])
+    return in_batches(_extractor(state, grid), images, batch_size)
 
 
 def pixel_features(images) -> np.ndarray:

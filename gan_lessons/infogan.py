@@ -26,7 +26,7 @@ from jax import lax
 
 from gan_lessons import data, losses
 from gan_lessons.models import CPU, ConditionalDCGANGenerator, DCGANConfig, InfoGANDiscriminator
-from gan_lessons.training import PlayerState, adam, apply_gradients, apply_model, latent_dim, sample_latent
+from gan_lessons.training import PlayerState, adam, apply_gradients, apply_model, in_batches, latent_dim, sample_latent
 
 # The CPU DCGAN with a discriminator twice as wide (its features are what Q reads) and 8 noise dimensions
 # instead of the paper's 62: measured on MNIST (seed 0, 3,000 steps), the code's clustering accuracy was
@@ -129,8 +129,7 @@ def _code_probabilities(d_state: PlayerState, images):
 
 def code_probabilities(d_state: PlayerState, images, batch_size: int = 1000) -> np.ndarray:
     """Q(c | x) for real images: (N, categories). Its argmax is InfoGAN's cluster for each image."""
-    return np.concatenate([np.asarray(_code_probabilities(d_state, images[start:start + batch_size]))
-                           for start in range(0, len(images), batch_size)])
+    return in_batches(partial(_code_probabilities, d_state), images, batch_size)
 
 
 def predict_clusters(d_state: PlayerState, images, batch_size: int = 1000) -> np.ndarray:

@@ -86,6 +86,13 @@ def apply_model(state: PlayerState, params, batch_stats, inputs, train: bool):
     return outputs, new_batch_stats
 
 
+def in_batches(function, images, batch_size: int = 1000):
+    """``function`` (a jitted map of a batch to an array or a tuple of arrays) over ``images`` in batches,
+    the results joined along the first axis as numpy: whole datasets without holding every activation at once."""
+    parts = [jax.device_get(function(images[start:start + batch_size])) for start in range(0, len(images), batch_size)]
+    return jax.tree.map(lambda *pieces: np.concatenate(pieces), *parts)
+
+
 def latent_dim(state: PlayerState) -> int:
     return nnx.merge(state.graphdef, state.params, state.batch_stats).latent_dim
 
