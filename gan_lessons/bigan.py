@@ -21,8 +21,10 @@ from flax import nnx
 from jax import lax
 
 from gan_lessons import data, losses
+from gan_lessons.checks import check_images
 from gan_lessons.infogan import INFOGAN
 from gan_lessons.models import DCGANConfig, DCGANGenerator, JointDiscriminator, LatentEncoder
+from gan_lessons.running import Checkpointing, run_steps
 from gan_lessons.training import PlayerState, adam, apply_gradients, apply_model, in_batches, latent_dim, sample_latent
 
 BIGAN = DCGANConfig("bigan", 50, *(getattr(INFOGAN, field) for field in
@@ -87,18 +89,16 @@ def train_step(d_state: PlayerState, g_state: PlayerState, e_state: PlayerState,
     return d_state, g_state, e_state, {**d_metrics, **g_metrics}
 
 
-def train(d_state, g_state, e_state, images, key, steps: int, batch_size: int = 64, progress=True):
+def train(d_state, g_state, e_state, images, key, steps: int, batch_size: int = 64, progress=True,
+          checkpointing: Checkpointing | None = None):
     """``steps`` BiGAN steps on shuffled batches of ``images``; returns the three states and the metrics."""
-    from tqdm.auto import tqdm
-
+    check_images(images, "images")
     data_key, train_key = jax.random.split(key)
     batches = data.batches_for_steps(data_key, images, batch_size, steps)
-    history = []
-    for batch, step_key in tqdm(zip(batches, jax.random.split(train_key, steps)), total=steps, desc="BiGAN",
-                                disable=not progress, leave=False):
-        d_state, g_state, e_state, metrics = train_step(d_state, g_state, e_state, batch, step_key)
-        history.append(metrics)
-    return d_state, g_state, e_state, jax.tree.map(lambda *values: np.stack(values), *jax.device_get(history))
+    states, metrics = run_steps(train_step, {"discriminator": d_state, "generator": g_state, "encoder": e_state},
+                                batches, jax.random.split(train_key, steps), description="BiGAN", progress=progress,
+                                checkpointing=checkpointing)
+    return states["discriminator"], states["generator"], states["encoder"], metrics
 
 
 @jax.jit

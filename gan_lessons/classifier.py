@@ -16,9 +16,11 @@ import numpy as np
 import optax
 from flax import nnx
 
+from gan_lessons.checks import check_images, check_labels
 from gan_lessons.data import epoch_batches
 from gan_lessons.training import PlayerState, apply_gradients
 
+IMAGE_SHAPE = (28, 28, 1)  # MNIST and Fashion-MNIST, channels last
 
 class Classifier(nnx.Module):
     """images (B, 28, 28, 1) in [-1, 1] → class logits (B, classes).
@@ -99,6 +101,8 @@ def train_classifier(state: PlayerState, images, labels, key, epochs: int = 3, b
     """
     from tqdm.auto import tqdm
 
+    check_images(images, "images", IMAGE_SHAPE)
+    check_labels(labels, _classes(state), "labels", count=len(images))
     losses = []
     for epoch_key in jax.random.split(key, epochs):
         order_key, shift_key = jax.random.split(epoch_key)
@@ -118,7 +122,12 @@ def _apply(state: PlayerState, images, what: str):
     return model.features(images) if what == "features" else jax.nn.softmax(model(images))
 
 
+def _classes(state: PlayerState) -> int:
+    return nnx.merge(state.graphdef, state.params, state.batch_stats).output.out_features
+
+
 def _batched(state, images, what, batch_size=1000):
+    check_images(images, "images", IMAGE_SHAPE)
     images = jnp.asarray(images)
     parts = [_apply(state, images[i:i + batch_size], what) for i in range(0, len(images), batch_size)]
     return np.concatenate([np.asarray(p) for p in parts])
@@ -135,6 +144,8 @@ def classifier_features(state: PlayerState, images, batch_size: int = 1000) -> n
 
 
 def accuracy(state: PlayerState, images, labels) -> float:
+    """The share of ``images`` whose most probable class is their label."""
+    check_labels(labels, _classes(state), "labels", count=len(images))
     return float(np.mean(predict_probabilities(state, images).argmax(axis=1) == np.asarray(labels)))
 
 

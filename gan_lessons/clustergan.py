@@ -26,8 +26,10 @@ from flax import nnx
 from jax import lax
 
 from gan_lessons import data, losses
+from gan_lessons.checks import check_images
 from gan_lessons.infogan import INFOGAN, information_loss
 from gan_lessons.models import ConditionalDCGANGenerator, DCGANConfig, DCGANDiscriminator, LatentEncoder
+from gan_lessons.running import Checkpointing, run_steps
 from gan_lessons.training import PlayerState, adam, apply_gradients, apply_model, in_batches, latent_dim
 
 # σ of z_n. The paper says 0.1; with it, our G (BatchNorm right after its first layer, which rescales the tiny
@@ -111,21 +113,17 @@ def train_step(d_state: PlayerState, g_state: PlayerState, e_state: PlayerState,
 
 
 def train(d_state, g_state, e_state, images, key, steps: int, batch_size: int = 64, progress=True,
-          callback=None, callback_every: int = 0):
+          callback=None, callback_every: int = 0, checkpointing: Checkpointing | None = None):
     """``steps`` ClusterGAN steps on shuffled batches of ``images`` (no labels); returns the three states and
     the metrics. ``callback(step, d_state, g_state, e_state)`` runs every ``callback_every`` steps."""
-    from tqdm.auto import tqdm
-
+    check_images(images, "images")
     data_key, train_key = jax.random.split(key)
     batches = data.batches_for_steps(data_key, images, batch_size, steps)
-    history = []
-    for step, (batch, step_key) in enumerate(tqdm(zip(batches, jax.random.split(train_key, steps)), total=steps,
-                                                  desc="ClusterGAN", disable=not progress, leave=False), start=1):
-        d_state, g_state, e_state, metrics = train_step(d_state, g_state, e_state, batch, step_key)
-        history.append(metrics)
-        if callback is not None and callback_every and step % callback_every == 0:
-            callback(step, d_state, g_state, e_state)
-    return d_state, g_state, e_state, jax.tree.map(lambda *values: np.stack(values), *jax.device_get(history))
+    states, metrics = run_steps(train_step, {"discriminator": d_state, "generator": g_state, "encoder": e_state},
+                                batches, jax.random.split(train_key, steps), description="ClusterGAN",
+                                progress=progress, callback=callback, callback_every=callback_every,
+                                checkpointing=checkpointing)
+    return states["discriminator"], states["generator"], states["encoder"], metrics
 
 
 @jax.jit

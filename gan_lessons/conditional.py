@@ -15,9 +15,12 @@ from functools import partial
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import nnx
 from jax import lax
 
 from gan_lessons import data, losses
+from gan_lessons.checks import check_images, check_labels, check_latent
+from gan_lessons.running import Checkpointing, run_steps
 from gan_lessons.training import PlayerState, apply_gradients, apply_model, latent_dim, r1_penalty, sample_latent
 
 
@@ -66,31 +69,40 @@ def train_step(d_state: PlayerState, g_state: PlayerState, images, labels, key, 
 
 
 def train(d_state, g_state, images, labels, key, steps: int, batch_size: int = 64, r1_weight: float = 0.0,
-          progress=True, description="conditional DCGAN"):
+          progress=True, description="conditional DCGAN", checkpointing: Checkpointing | None = None):
     """``steps`` training steps on shuffled (images, labels) batches; returns (d_state, g_state, metrics).
 
     A Python loop over the jitted step: the fastest runner for convolutional models on CPU (see
     ``training.choose_runner``).
     """
-    from tqdm.auto import tqdm
-
+    check_images(images, "images")
+    check_labels(labels, _classes(g_state), "labels", count=len(images))
     labels = np.asarray(labels)
-    if labels.ndim != 1 or len(labels) != len(images):
-        raise ValueError(f"labels must be one integer per image, shape ({len(images)},); got {labels.shape}")
     data_key, train_key = jax.random.split(key)
     image_batches, label_batches = data.batches_for_steps(data_key, (images, labels), batch_size, steps)
-    step_keys = jax.random.split(train_key, steps)
-    history = []
-    for image_batch, label_batch, step_key in tqdm(zip(image_batches, label_batches, step_keys), total=steps,
-                                                   desc=description, disable=not progress, leave=False):
-        d_state, g_state, metrics = train_step(d_state, g_state, image_batch, label_batch, step_key, r1_weight)
-        history.append(metrics)
-    return d_state, g_state, jax.tree.map(lambda *values: np.stack(values), *jax.device_get(history))
+    states, metrics = run_steps(train_step, {"discriminator": d_state, "generator": g_state},
+                                (image_batches, label_batches), jax.random.split(train_key, steps),
+                                static={"r1_weight": r1_weight}, description=description, progress=progress,
+                                checkpointing=checkpointing)
+    return states["discriminator"], states["generator"], metrics
+
+
+def _classes(g_state: PlayerState) -> int:
+    return nnx.merge(g_state.graphdef, g_state.params, g_state.batch_stats).classes
+
+
+def generate(g_state: PlayerState, z: jax.Array, labels: jax.Array) -> jax.Array:
+    """G(z, y) in evaluation mode: one image of class ``labels[i]`` for each ``z[i]``.
+
+    A label out of range would be one-hot encoded as all zeros (no class at all): it is an error here.
+    """
+    check_latent(z, latent_dim(g_state))
+    check_labels(labels, _classes(g_state), "labels", count=len(z))
+    return _generate(g_state, z, labels)
 
 
 @jax.jit
-def generate(g_state: PlayerState, z: jax.Array, labels: jax.Array) -> jax.Array:
-    """G(z, y) in evaluation mode: one image of class ``labels[i]`` for each ``z[i]``."""
+def _generate(g_state: PlayerState, z: jax.Array, labels: jax.Array) -> jax.Array:
     return apply_model(g_state, g_state.params, g_state.batch_stats, (z, labels), train=False)[0]
 
 

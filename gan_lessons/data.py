@@ -35,6 +35,7 @@ class DatasetFiles:
     folder: str
     files: dict[str, str]  # file name -> SHA-256
     mirrors: tuple[str, ...]  # base URLs, tried in order
+    sizes: dict[str, int]  # file name -> bytes: a download is cut off past its file's size
 
 
 MNIST_FILES = DatasetFiles(
@@ -50,6 +51,8 @@ MNIST_FILES = DatasetFiles(
         "https://storage.googleapis.com/cvdf-datasets/mnist/",
         "https://raw.githubusercontent.com/fgnt/mnist/master/",
     ),
+    sizes={"train-images-idx3-ubyte.gz": 9_912_422, "train-labels-idx1-ubyte.gz": 28_881,
+           "t10k-images-idx3-ubyte.gz": 1_648_877, "t10k-labels-idx1-ubyte.gz": 4_542},
 )
 
 FASHION_MNIST_FILES = DatasetFiles(
@@ -64,6 +67,8 @@ FASHION_MNIST_FILES = DatasetFiles(
         "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
         "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
     ),
+    sizes={"train-images-idx3-ubyte.gz": 26_421_880, "train-labels-idx1-ubyte.gz": 29_515,
+           "t10k-images-idx3-ubyte.gz": 4_422_102, "t10k-labels-idx1-ubyte.gz": 5_148},
 )
 
 FASHION_MNIST_CLASSES = (
@@ -123,7 +128,8 @@ def locate_file(
     searched = "\n".join(f"  {folder / dataset.folder}" for folder in folders)
     if targets:
         try:
-            return download_verified(urls, targets[0] / dataset.folder / file_name, expected_sha256)
+            return download_verified(urls, targets[0] / dataset.folder / file_name, expected_sha256,
+                                     max_bytes=dataset.sizes[file_name])
         except DownloadError as error:
             reason = str(error)
     else:

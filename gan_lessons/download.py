@@ -52,8 +52,8 @@ def _fetch_to_temporary(url: str, folder: Path, max_bytes: int, timeout: float) 
             if declared is not None and int(declared) > max_bytes:
                 raise DownloadError(f"{url}: server declares {declared} bytes, over the {max_bytes}-byte cap")
             received = 0
-            # read() raises http.client.IncompleteRead when the body is shorter than Content-Length
-            for chunk in iter(lambda: response.read(CHUNK_BYTES), b""):
+            # read1: whatever has arrived (up to a chunk), so the file grows as the bytes come in
+            for chunk in iter(lambda: response.read1(CHUNK_BYTES), b""):
                 received += len(chunk)
                 if received > max_bytes:
                     raise DownloadError(f"{url}: more than the {max_bytes}-byte cap")

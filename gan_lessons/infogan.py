@@ -25,7 +25,9 @@ from flax import nnx
 from jax import lax
 
 from gan_lessons import data, losses
+from gan_lessons.checks import check_images
 from gan_lessons.models import CPU, ConditionalDCGANGenerator, DCGANConfig, InfoGANDiscriminator
+from gan_lessons.running import Checkpointing, run_steps
 from gan_lessons.training import PlayerState, adam, apply_gradients, apply_model, in_batches, latent_dim, sample_latent
 
 # The CPU DCGAN with a discriminator twice as wide (its features are what Q reads) and 8 noise dimensions
@@ -102,24 +104,21 @@ def train_step(d_state: PlayerState, g_state: PlayerState, images, key, informat
 
 
 def train(d_state, g_state, images, key, steps: int, batch_size: int = 64, information_weight: float = 1.0,
-          progress=True, callback=None, callback_every: int = 0):
+          progress=True, callback=None, callback_every: int = 0, checkpointing: Checkpointing | None = None):
     """``steps`` InfoGAN steps on shuffled batches of ``images`` (labels are never seen).
 
     ``callback(step, d_state, g_state)`` runs every ``callback_every`` steps (to watch the clustering
-    accuracy climb, say). Returns (d_state, g_state, metrics as numpy arrays).
+    accuracy climb, say). Returns (d_state, g_state, metrics as numpy arrays). Guarded against
+    divergence, with optional checkpoints to resume from (``running.run_steps``).
     """
-    from tqdm.auto import tqdm
-
+    check_images(images, "images")
     data_key, train_key = jax.random.split(key)
     batches = data.batches_for_steps(data_key, images, batch_size, steps)
-    history = []
-    for step, (batch, step_key) in enumerate(tqdm(zip(batches, jax.random.split(train_key, steps)), total=steps,
-                                                  desc="InfoGAN", disable=not progress, leave=False), start=1):
-        d_state, g_state, metrics = train_step(d_state, g_state, batch, step_key, information_weight)
-        history.append(metrics)
-        if callback is not None and callback_every and step % callback_every == 0:
-            callback(step, d_state, g_state)
-    return d_state, g_state, jax.tree.map(lambda *values: np.stack(values), *jax.device_get(history))
+    states, metrics = run_steps(train_step, {"discriminator": d_state, "generator": g_state}, batches,
+                                jax.random.split(train_key, steps), static={"information_weight": information_weight},
+                                description="InfoGAN", progress=progress, callback=callback,
+                                callback_every=callback_every, checkpointing=checkpointing)
+    return states["discriminator"], states["generator"], metrics
 
 
 @jax.jit

@@ -13,11 +13,48 @@ def smoke_mode() -> bool:
     return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
 
 
+OUT_OF_ORDER_HINT = ("it is made by an earlier cell of this chapter that has not run in this kernel (a restarted "
+                     "kernel forgets everything). Run the cells above this one first: Run > Run All Above Selected "
+                     "Cell.")
+
+
+def _explain_undefined_name(shell, exception_type, exception, traceback, tb_offset=None):
+    """IPython's handler for a NameError in a cell: the usual traceback, with what to do added."""
+    name = getattr(exception, "name", None)
+    if name and not str(exception).endswith(OUT_OF_ORDER_HINT):
+        exception.args = (f"{exception}: {OUT_OF_ORDER_HINT}",)
+    structured = shell.InteractiveTB.structured_traceback(exception_type, exception, traceback, tb_offset=tb_offset)
+    shell._showtraceback(exception_type, exception, structured)
+    return structured
+
+
+def explain_out_of_order_cells() -> bool:
+    """In a notebook, make a NameError say that an earlier cell has not run yet, and what to do.
+
+    The cheapest out-of-order run to detect: a cell uses a name an earlier cell defines. Returns
+    whether it is installed (False outside IPython).
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None:
+        return False
+    shell.set_custom_exc((NameError,), _explain_undefined_name)
+    return True
+
+
 def report_environment() -> str:
-    """Print (and return) the Python, JAX, Flax and Optax versions and the device JAX will use."""
+    """Print (and return) the Python, JAX, Flax and Optax versions and the device JAX will use.
+
+    Every chapter calls it in its first cell, so it also installs ``explain_out_of_order_cells``.
+    """
     import flax
     import jax
     import optax
+
+    explain_out_of_order_cells()
 
     device = jax.devices()[0]
     line = (f"Python {platform.python_version()} | jax {jax.__version__} | flax {flax.__version__} | "

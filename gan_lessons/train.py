@@ -21,10 +21,12 @@ import argparse
 import shlex
 import sys
 import time
+from pathlib import Path
 
 import jax
 
 from gan_lessons import data, pretrained
+from gan_lessons.running import Checkpointing
 from gan_lessons.training import Objective, PlayerState, dcgan_optimizer, train
 
 LOADERS = {"mnist": data.load_mnist, "fashion_mnist": data.load_fashion_mnist}
@@ -32,11 +34,12 @@ LOADERS = {"mnist": data.load_mnist, "fashion_mnist": data.load_fashion_mnist}
 
 def train_dcgan(config_name: str, images, key, epochs: float = 1.0, batch_size: int = 128,
                 generator_learning_rate: float = 2e-4, discriminator_learning_rate: float = 2e-4,
-                progress: bool = True, r1_weight: float = 0.0):
+                progress: bool = True, r1_weight: float = 0.0, checkpointing: Checkpointing | None = None):
     """Train a DCGAN from scratch; returns (g_state, d_state, metrics, optimiser settings).
 
     ``epochs`` may be fractional: 0.5 trains on half an epoch's batches.
     ``r1_weight``: γ of the R1 penalty on D (``training.r1_penalty``; 0: none).
+    ``checkpointing``: save progress periodically and resume from it (``running.Checkpointing``).
     """
     from gan_lessons.models import make_dcgan
 
@@ -50,7 +53,7 @@ def train_dcgan(config_name: str, images, key, epochs: float = 1.0, batch_size: 
     d_state = PlayerState.create(discriminator, dcgan_optimizer(**optimizers["discriminator_optimizer"]))
     batches = data.batches_for_steps(data_key, images, batch_size, int(round(epochs * (len(images) // batch_size))))
     d_state, g_state, metrics = train(d_state, g_state, batches, train_key, Objective(r1_weight=r1_weight),
-                                      progress=progress, description="DCGAN")
+                                      progress=progress, description="DCGAN", checkpointing=checkpointing)
     return g_state, d_state, metrics, optimizers
 
 
@@ -75,7 +78,7 @@ def _classifier_command(args) -> dict:
     state, _ = train_classifier(make_classifier(model_key, decay_steps=steps), images, labels, train_key,
                                 epochs=args.epochs, batch_size=128, augment=not args.no_augment)
     result = {"test_accuracy": round(accuracy(state, test_images, test_labels), 4)}
-    pretrained.save_players(args.out or pretrained.checkpoint_path(f"classifier_{args.dataset}"),
+    pretrained.save_players(_output(args),
                             {"classifier": state}, {**vars(args), **result, **_provenance(args)})
     return result
 
@@ -85,14 +88,15 @@ def _dcgan_command(args) -> dict:
     train_key, judge_key = jax.random.split(jax.random.key(args.seed))
     g_state, d_state, metrics, optimizers = train_dcgan(
         args.config, images, train_key, args.epochs, args.batch_size,
-        args.generator_learning_rate, args.discriminator_learning_rate, r1_weight=args.r1_weight)
+        args.generator_learning_rate, args.discriminator_learning_rate, r1_weight=args.r1_weight,
+        checkpointing=_checkpointing(args))
     result = {"final_d_real": round(float(metrics["d_real"][-100:].mean()), 3),
               "final_d_fake": round(float(metrics["d_fake"][-100:].mean()), 3)}
-    out = args.out or pretrained.checkpoint_path(f"dcgan_{args.config}_{args.dataset}")
+    out = _output(args)
     players = {"generator": g_state, "discriminator": d_state}
     pretrained.save_players(out, players, {**vars(args), **optimizers, **result, **_provenance(args)})
-    if pretrained.checkpoint_path(f"classifier_{args.dataset}").is_file():  # saved first: judging cannot lose it
-        result.update(judge_generator(g_state, args.dataset, judge_key))
+    if args.judge_samples and pretrained.checkpoint_path(f"classifier_{args.dataset}").is_file():  # saved first
+        result.update(judge_generator(g_state, args.dataset, judge_key, args.judge_samples))
         pretrained.save_players(out, players, {**vars(args), **optimizers, **result, **_provenance(args)})
     return result
 
@@ -112,11 +116,11 @@ def _conditional_dcgan_command(args) -> dict:
     steps = int(round(args.epochs * (len(images) // args.batch_size)))
     start = time.perf_counter()
     d_state, g_state, metrics = conditional.train(d_state, g_state, images, labels, train_key, steps,
-                                                  args.batch_size, args.r1_weight)
+                                                  args.batch_size, args.r1_weight, checkpointing=_checkpointing(args))
     result = {"final_d_real": round(float(metrics["d_real"][-100:].mean()), 3),
               "final_d_fake": round(float(metrics["d_fake"][-100:].mean()), 3),
               "training_seconds": round(time.perf_counter() - start)}
-    out = args.out or pretrained.checkpoint_path(f"conditional_dcgan_{args.config}_{args.dataset}")
+    out = _output(args)
     players = {"generator": g_state, "discriminator": d_state}
     pretrained.save_players(out, players, {**vars(args), **optimizers, **result, **_provenance(args)})
     if pretrained.checkpoint_path(f"classifier_{args.dataset}").is_file():  # saved first: judging cannot lose it
@@ -136,12 +140,12 @@ def _vae_command(args) -> dict:
     state = vae.make_vae(model_key, args.latent_dim, args.config, args.learning_rate)
     steps = int(round(args.epochs * (len(images) // args.batch_size)))
     start = time.perf_counter()
-    state, _ = vae.train(state, images, train_key, steps, args.batch_size)
+    state, _ = vae.train(state, images, train_key, steps, args.batch_size, checkpointing=_checkpointing(args))
     result = {"training_seconds": round(time.perf_counter() - start)}
     test_binary = vae.binarise(binary_key, test_images)  # one fixed binarisation of the test set
     result.update({f"test_{name}": round(value, 2) for name, value in vae.evaluate_elbo(state, test_binary,
                                                                                        elbo_key).items()})
-    pretrained.save_players(args.out or pretrained.checkpoint_path(f"vae_{args.dataset}"), {"vae": state},
+    pretrained.save_players(_output(args), {"vae": state},
                             {**vars(args), **result, **_provenance(args)})
     return result
 
@@ -165,13 +169,14 @@ def _code_gan_command(args) -> dict:
     start = time.perf_counter()
     if args.model == "infogan":
         g_state, d_state = infogan.make_infogan(model_key)
-        d_state, g_state, _ = infogan.train(d_state, g_state, images, train_key, steps, args.batch_size)
+        d_state, g_state, _ = infogan.train(d_state, g_state, images, train_key, steps, args.batch_size,
+                                            checkpointing=_checkpointing(args))
         players = {"generator": g_state, "discriminator": d_state}
     else:
         module = clustergan if args.model == "clustergan" else bigan
         g_state, d_state, e_state = getattr(module, f"make_{args.model}")(model_key)
         d_state, g_state, e_state, _ = module.train(d_state, g_state, e_state, images, train_key, steps,
-                                                    args.batch_size)
+                                                    args.batch_size, checkpointing=_checkpointing(args))
         players = {"generator": g_state, "discriminator": d_state, "encoder": e_state}
         if args.model == "bigan":  # its joint D is 80 % of the weights (7.5 MB) and no chapter uses it
             del players["discriminator"]
@@ -180,9 +185,27 @@ def _code_gan_command(args) -> dict:
         result.update(_clustering_scores(infogan.predict_clusters(d_state, test_images), test_labels))
     elif args.model == "clustergan":
         result.update(_clustering_scores(clustergan.predict_clusters(e_state, test_images), test_labels))
-    pretrained.save_players(args.out or pretrained.checkpoint_path(f"{args.model}_{args.dataset}"), players,
+    pretrained.save_players(_output(args), players,
                             {**vars(args), **result, **_provenance(args)})
     return result
+
+
+def _output(args) -> Path:
+    names = {"classifier": "classifier_{dataset}", "dcgan": "dcgan_{config}_{dataset}",
+             "conditional_dcgan": "conditional_dcgan_{config}_{dataset}"}
+    return Path(args.out or pretrained.checkpoint_path(names.get(args.model, "{model}_{dataset}").format(**vars(args))))
+
+
+def _checkpointing(args) -> Checkpointing:
+    """Progress saved beside the output every ``--checkpoint-every`` steps: run the same command again after an
+    interruption and it resumes there. The run is identified by every option except where progress is saved."""
+    settings = {name: value for name, value in vars(args).items() if name not in ("argv", "checkpoint_every")}
+    return Checkpointing(progress_path(args), every=args.checkpoint_every, run=settings)
+
+
+def progress_path(args) -> Path:
+    output = _output(args)
+    return output.with_name(output.name + ".progress")
 
 
 def _provenance(args) -> dict:
@@ -209,6 +232,8 @@ def main(argv=None) -> dict:
         dcgan.add_argument("--generator-learning-rate", type=float, default=2e-4)
         dcgan.add_argument("--discriminator-learning-rate", type=float, default=2e-4)
         dcgan.add_argument("--r1-weight", type=float, default=0.0, help="γ of the R1 penalty on D (0: none)")
+    commands.choices["dcgan"].add_argument("--judge-samples", type=int, default=10_000,
+                                           help="samples the shipped classifier judges after training (0: none)")
     commands.choices["conditional_dcgan"].add_argument("--conditioning", choices=["input", "projection"],
                                                        default="projection", help="how D gets the label")
     variational = commands.choices["vae"]
@@ -220,6 +245,10 @@ def main(argv=None) -> dict:
     for name in ("infogan", "clustergan", "bigan"):
         commands.choices[name].add_argument("--epochs", type=float, default=16)
         commands.choices[name].add_argument("--batch-size", type=int, default=64)
+    for name, command in commands.choices.items():
+        if name != "classifier":  # minutes of training: a restart costs little
+            command.add_argument("--checkpoint-every", type=int, default=500, metavar="STEPS",
+                                 help="save progress every STEPS steps; the same command resumes from it")
     argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     args.argv = argv  # stored with the checkpoint: the exact command that made it
@@ -227,7 +256,10 @@ def main(argv=None) -> dict:
     commands = {"classifier": _classifier_command, "dcgan": _dcgan_command,
                 "conditional_dcgan": _conditional_dcgan_command, "vae": _vae_command,
                 "infogan": _code_gan_command, "clustergan": _code_gan_command, "bigan": _code_gan_command}
+    if args.model != "classifier" and progress_path(args).exists():
+        print(f"resuming from {progress_path(args)}")
     result = commands[args.model](args)
+    progress_path(args).unlink(missing_ok=True)  # the finished checkpoint is written: progress is no longer needed
     print({**result, "seconds": round(time.perf_counter() - start, 1)})
     return result
 

@@ -26,7 +26,9 @@ from flax import nnx, struct
 from jax import lax
 
 from gan_lessons import losses
+from gan_lessons.checks import check_image_shape, check_image_values, check_images, check_latent
 from gan_lessons.layers import ConvTranspose
+from gan_lessons.running import Checkpointing, run_steps
 
 # How many times each step function has been traced (compiled). A Python side
 # effect runs only while JAX traces, so this counts compilations, not calls.
@@ -89,6 +91,7 @@ def apply_model(state: PlayerState, params, batch_stats, inputs, train: bool):
 def in_batches(function, images, batch_size: int = 1000):
     """``function`` (a jitted map of a batch to an array or a tuple of arrays) over ``images`` in batches,
     the results joined along the first axis as numpy: whole datasets without holding every activation at once."""
+    check_images(images, "images")
     parts = [jax.device_get(function(images[start:start + batch_size])) for start in range(0, len(images), batch_size)]
     return jax.tree.map(lambda *pieces: np.concatenate(pieces), *parts)
 
@@ -303,50 +306,59 @@ def choose_runner(d_state: PlayerState, g_state: PlayerState) -> str:
     return "loop" if has_convolutions(d_state) or has_convolutions(g_state) else "scan"
 
 
+def sample_shape(g_state: PlayerState) -> tuple:
+    """The shape of one of G's samples, e.g. (28, 28, 1), found by tracing G (nothing is computed)."""
+    z = jax.ShapeDtypeStruct((1, latent_dim(g_state)), jnp.float32)
+    return jax.eval_shape(lambda z: apply_model(g_state, g_state.params, g_state.batch_stats, z, False)[0], z).shape[1:]
+
+
+def check_real_batches(g_state: PlayerState, real_batches, name: str = "real_batches"):
+    """Real batches must be shaped (steps, batch, *G's sample shape); images must be in [−1, 1] like G's."""
+    item_shape = sample_shape(g_state)
+    check_image_shape(real_batches, name, item_shape, leading_axes=2)
+    if len(item_shape) == 3:  # images; 2-D points may have any range
+        check_image_values(real_batches, name)
+
+
 def train(d_state, g_state, real_batches, key, objective: Objective = NON_SATURATING, runner="auto",
-          chunk_steps=100, progress=True, description="training"):
+          chunk_steps=100, progress=True, description="training", checkpointing: Checkpointing | None = None):
     """Train on ``real_batches`` (one batch per D update); returns (d_state, g_state, metrics as numpy arrays).
 
     ``real_batches``: (d_updates, batch, ...). With ``objective.critic_steps`` = n, each round makes n D
     updates and one G update, so there are d_updates / n rounds (and metric entries): every recipe
     sees the same data for the same ``real_batches``. ``runner``: 'auto', 'scan' or 'loop'.
     The scan runner fuses ``chunk_steps`` rounds per call so the progress bar still moves.
+    Divergence stops training with ``TrainingDiverged``; ``checkpointing`` saves progress and resumes
+    (``run_steps``).
     """
-    from tqdm.auto import tqdm
-
     runner = choose_runner(d_state, g_state) if runner == "auto" else runner
     if runner not in ("scan", "loop"):
         raise ValueError(f"runner must be 'auto', 'scan' or 'loop', got {runner!r}")
     if len(real_batches) == 0:
         raise ValueError("real_batches is empty: pass (steps, batch, ...) with at least one step")
+    check_real_batches(g_state, real_batches)
     critic_steps = objective.critic_steps
     if len(real_batches) % critic_steps:
         raise ValueError(f"{len(real_batches)} real batches do not split into rounds of {critic_steps} critic "
                          f"steps: pass a multiple of {critic_steps}")
     if critic_steps > 1:
         real_batches = real_batches.reshape(-1, critic_steps, *real_batches.shape[1:])  # (rounds, n, B, ...)
-    rounds = len(real_batches)
-    chunk = chunk_steps if runner == "scan" else 1
-    step_keys = jax.random.split(key, rounds)
-    history = []
-    with tqdm(total=rounds, desc=description, disable=not progress, leave=False) as bar:
-        for start in range(0, rounds, chunk):
-            end = min(start + chunk, rounds)
-            if runner == "scan":
-                d_state, g_state, metrics = train_scan(
-                    d_state, g_state, real_batches[start:end], step_keys[start:end], objective)
-            else:
-                d_state, g_state, metrics = train_step(
-                    d_state, g_state, real_batches[start], step_keys[start], objective)
-            history.append(metrics)
-            bar.update(end - start)
-    stacked = jax.tree.map(lambda *xs: np.concatenate([np.atleast_1d(np.asarray(x)) for x in xs]), *history)
-    return d_state, g_state, stacked
+    step_keys = jax.random.split(key, len(real_batches))
+    states, metrics = run_steps(train_step, {"discriminator": d_state, "generator": g_state}, real_batches,
+                                step_keys, static={"objective": objective}, description=description,
+                                progress=progress, scan_chunk=chunk_steps if runner == "scan" else 0,
+                                checkpointing=checkpointing)
+    return states["discriminator"], states["generator"], metrics
+
+
+def generate(g_state: PlayerState, z: jax.Array) -> jax.Array:
+    """G(z) in evaluation mode (BatchNorm uses its running averages). ``z``: (batch, latent_dim)."""
+    check_latent(z, latent_dim(g_state))
+    return _generate(g_state, z)
 
 
 @jax.jit
-def generate(g_state: PlayerState, z: jax.Array) -> jax.Array:
-    """G(z) in evaluation mode (BatchNorm uses its running averages)."""
+def _generate(g_state: PlayerState, z: jax.Array) -> jax.Array:
     return apply_model(g_state, g_state.params, g_state.batch_stats, z, train=False)[0]
 
 

@@ -21,7 +21,9 @@ import optax
 from flax import nnx
 
 from gan_lessons import data
+from gan_lessons.checks import check_images
 from gan_lessons.models import CONFIGS, DCGANConfig, DCGANGenerator, leaky_relu
+from gan_lessons.running import Checkpointing, run_steps
 from gan_lessons.training import PlayerState, adam, apply_gradients, apply_model, latent_dim
 
 
@@ -116,18 +118,15 @@ def train_step(state: PlayerState, images, key):
     return state, {"elbo": -loss, "reconstruction": reconstruction, "kl": kl}
 
 
-def train(state: PlayerState, images, key, steps: int, batch_size: int = 64, progress=True):
+def train(state: PlayerState, images, key, steps: int, batch_size: int = 64, progress=True,
+          checkpointing: Checkpointing | None = None):
     """``steps`` ELBO steps on shuffled batches; returns (state, metrics as numpy arrays, one entry per step)."""
-    from tqdm.auto import tqdm
-
+    check_images(images, "images")
     data_key, train_key = jax.random.split(key)
     batches = data.batches_for_steps(data_key, images, batch_size, steps)
-    history = []
-    for batch, step_key in tqdm(zip(batches, jax.random.split(train_key, steps)), total=steps, desc="VAE",
-                                disable=not progress, leave=False):
-        state, metrics = train_step(state, batch, step_key)
-        history.append(metrics)
-    return state, jax.tree.map(lambda *values: np.stack(values), *jax.device_get(history))
+    states, metrics = run_steps(train_step, {"VAE": state}, batches, jax.random.split(train_key, steps),
+                                description="VAE", progress=progress, checkpointing=checkpointing)
+    return states["VAE"], metrics
 
 
 @jax.jit

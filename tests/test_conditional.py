@@ -57,7 +57,7 @@ def test_batches_keep_images_and_labels_together():
 
 def test_train_rejects_labels_that_do_not_match_the_images(states):
     d_state, g_state = states
-    with pytest.raises(ValueError, match="one integer per image"):
+    with pytest.raises(ValueError, match="one integer class per example, shape \\(10,\\)"):
         conditional.train(d_state, g_state, np.zeros((10, 28, 28, 1)), np.zeros(9, int), jax.random.key(4), 1)
 
 

@@ -1,8 +1,12 @@
 """Downloads against a real HTTP server on 127.0.0.1: good, corrupted and truncated files, and no server."""
 
 import hashlib
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
@@ -23,12 +27,16 @@ class MirrorHandler(BaseHTTPRequestHandler):
             return
         if mirror == "corrupt":
             body = bytes([body[0] ^ 0xFF]) + body[1:]
+        if mirror == "oversized":  # the right file followed by 10 MB nobody asked for
+            body = body + bytes(10 * 1024 * 1024)
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         # the truncated mirror promises the whole file and stops halfway
-        self.wfile.write(body[: len(body) // 2] if mirror == "truncated" else body)
+        self.wfile.write(body[: len(body) // 2] if mirror in ("truncated", "stalling") else body)
         self.wfile.flush()
+        if mirror == "stalling":  # half the file, then nothing: a connection that hangs until it is killed
+            time.sleep(20)
         if mirror == "truncated":
             self.close_connection = True
 
@@ -129,3 +137,38 @@ def test_offline_error_names_the_file_the_folders_and_the_fix(refused_url, tmp_p
         assert folder in message
     assert "GAN_LESSONS_DATA" in message and "by hand" in message
     assert not leftovers(tmp_path)
+
+
+def test_each_file_has_its_own_size_cap(mirror_server, tmp_path, monkeypatch):
+    """A mirror serving more than the file's known size is cut off at that size, not after 64 MB."""
+    monkeypatch.delenv("GAN_LESSONS_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    with pytest.raises(data.DataNotFoundError, match="over the 4542-byte cap"):
+        data.locate_file(data.MNIST_FILES, "t10k-labels-idx1-ubyte.gz", data_dir=tmp_path / "course_data",
+                         mirrors=(f"{mirror_server}/oversized/",))
+    assert not leftovers(tmp_path) and not (tmp_path / "course_data" / "mnist" / "t10k-labels-idx1-ubyte.gz").exists()
+    for dataset in (data.MNIST_FILES, data.FASHION_MNIST_FILES):
+        assert set(dataset.sizes) == set(dataset.files)
+
+
+def test_a_download_killed_midway_is_never_taken_for_the_file(mirror_server, tmp_path, monkeypatch, data_dir):
+    """SIGKILL leaves no chance to clean up: the half-written file must not pass for the real one."""
+    name = "t10k-images-idx3-ubyte.gz"
+    folder = tmp_path / "course_data"
+    code = ("import sys; from gan_lessons import data; "
+            "data.locate_file(data.MNIST_FILES, sys.argv[1], data_dir=sys.argv[2], mirrors=(sys.argv[3],))")
+    process = subprocess.Popen([sys.executable, "-c", code, name, str(folder), f"{mirror_server}/stalling/"],
+                               env={"XDG_CACHE_HOME": str(tmp_path / "cache"), "PATH": ""})
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(p.stat().st_size for p in folder.rglob(".download-*")):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait() == -signal.SIGKILL
+    partial = list(folder.rglob(".download-*"))
+    assert partial and 0 < partial[0].stat().st_size < (data_dir / "mnist" / name).stat().st_size
+    assert not (folder / "mnist" / name).exists()  # only the temporary name holds the half file
+
+    monkeypatch.delenv("GAN_LESSONS_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    images, _ = data.load_mnist("test", data_dir=folder, mirrors=(f"{mirror_server}/good/",))
+    assert images.shape == (10000, 28, 28, 1)  # downloaded again in full and verified

@@ -1,0 +1,83 @@
+"""Every chapter runs twice in one kernel: "Run All" again must give the same results.
+
+nbval runs each notebook's cells in a fresh kernel (comparing the cells marked ``# NBVAL_CHECK_OUTPUT``
+with the stored outputs). This hook then appends a second pass over the same cells, in the same
+kernel, as an instructor re-running a chapter in front of a class would, and compares what each cell
+prints (its stdout and its text results) with what the first, fresh-kernel pass printed. Each cell's
+asserts run again too. Progress bars and warnings (stderr), images, and numbers that are timings are
+left out of the comparison: they differ between any two runs.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections import defaultdict
+
+import pytest
+
+try:
+    from nbval.plugin import IPyNbCell
+except ImportError:  # nbval not installed: nothing to collect
+    IPyNbCell = None
+
+# What differs between two runs of the same cell by design: wall-clock times and rates, and object addresses.
+VOLATILE = [
+    (re.compile(r"\d[\d,]*(\.\d+)?(\s?(s|ms|µs|min|seconds?|minutes?)\b|\s?(images|img|steps|it)/s)"), "<time>"),
+    (re.compile(r"0x[0-9a-f]{6,}"), "<address>"),
+]
+
+
+def printed(outputs) -> str:
+    """What a cell printed, as one string: stdout and text/plain results, with timings masked."""
+    parts = []
+    for output in outputs or []:
+        if output.get("output_type") == "stream" and output.get("name") == "stdout":
+            parts.append(output["text"])
+        elif output.get("output_type") in ("execute_result", "display_data"):
+            text = output.get("data", {}).get("text/plain", "")
+            if not text.startswith(("<Figure", "<IPython.core.display", "<matplotlib")):
+                parts.append(text)
+    text = "".join(parts)
+    for pattern, replacement in VOLATILE:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+if IPyNbCell is not None:
+    class SecondRunCell(IPyNbCell):
+        """A cell run again after the whole notebook ran once in the same kernel."""
+
+        def __init__(self, name, parent, cell_num, cell, options, first_run):
+            super().__init__(name, parent, cell_num, cell, options)
+            self.first_run = first_run
+
+        def runtest(self):
+            self.options = defaultdict(bool, {**self.first_run.options, "check": False})
+            super().runtest()
+            if self.first_run.test_outputs is None:
+                pytest.fail("the first run of this cell did not complete, so there is nothing to compare with")
+            first, second = printed(self.first_run.test_outputs), printed(self.test_outputs)
+            if first != second:
+                diff = "\n".join(difflib.unified_diff(first.splitlines(), second.splitlines(), "first Run All",
+                                                      "second Run All in the same kernel", lineterm=""))
+                self.raise_cell_error("Run All a second time in the same kernel printed something else", diff)
+
+        def reportinfo(self):
+            path, line, description = super().reportinfo()
+            return path, line, description + " (second Run All)"
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """After the last cell of each notebook, the same cells again (same kernel: same parent collector)."""
+    if IPyNbCell is None:
+        return
+    by_notebook = defaultdict(list)
+    for item in items:
+        if type(item) is IPyNbCell:
+            by_notebook[item.parent].append(item)
+    for notebook, cells in by_notebook.items():
+        position = items.index(cells[-1]) + 1
+        again = [SecondRunCell.from_parent(notebook, name=f"{cell.name} (second Run All)", cell_num=cell.cell_num,
+                                           cell=cell.cell, options=cell.options, first_run=cell) for cell in cells]
+        items[position:position] = again
