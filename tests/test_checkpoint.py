@@ -1,4 +1,5 @@
 import pickle
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -61,11 +62,42 @@ def test_same_names_other_shapes(tmp_path):
         checkpoint.load_checkpoint(path, template)
 
 
+class PickleWithASideEffect:
+    """Unpickling this runs code: it creates the file ``marker``. Exactly what a checkpoint loader must not do."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
 def test_a_pickle_file_is_refused_not_executed(tmp_path):
+    marker = tmp_path / "code-ran"
     path = tmp_path / "evil.ckpt"
-    path.write_bytes(pickle.dumps({"format": checkpoint.FORMAT}))
+    path.write_bytes(pickle.dumps({"format": checkpoint.FORMAT, "payload": PickleWithASideEffect(marker)}))
     with pytest.raises(checkpoint.CheckpointError, match="not a gan_lessons checkpoint"):
         checkpoint.load_checkpoint(path, states())
+    assert not marker.exists()
+    pickle.loads(path.read_bytes())  # what pickle would have done: the test's payload is live
+    assert marker.exists()
+
+
+def test_a_save_interrupted_midway_leaves_the_previous_checkpoint_whole(tmp_path, monkeypatch):
+    path = checkpoint.save_checkpoint(tmp_path / "gan.ckpt", states(), {"version": 1})
+    newer = states()
+    newer["g"] = newer["g"].replace(step=newer["g"].step + 1)
+
+    def interrupted(descriptor):  # the kernel is interrupted after the bytes are written, before the rename
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(checkpoint.os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        checkpoint.save_checkpoint(path, newer, {"version": 2})
+    monkeypatch.undo()
+    assert [p.name for p in tmp_path.iterdir()] == ["gan.ckpt"]  # the temporary file is gone
+    loaded, config = checkpoint.load_checkpoint(path, states())
+    assert config == {"version": 1} and int(loaded["g"].step) == 0
 
 
 def test_missing_file():
