@@ -21,11 +21,18 @@ try:
 except ImportError:  # nbval not installed: nothing to collect
     IPyNbCell = None
 
-# What differs between two runs of the same cell by design: wall-clock times and rates, and object addresses.
-VOLATILE = [
-    (re.compile(r"\d[\d,]*(\.\d+)?(\s?(s|ms|µs|min|seconds?|minutes?)\b|\s?(images|img|steps|it)/s)"), "<time>"),
-    (re.compile(r"0x[0-9a-f]{6,}"), "<address>"),
-]
+# A line that reports a time, a rate or a speed-up differs between any two runs: its numbers are masked.
+TIMING_LINE = re.compile(r"images/s|img/s|it/s|steps/s|\bsec|\bs\b|\bms\b|\bmin\b|×|\d(\.\d+)?x\b|speed|compile",
+                         re.IGNORECASE)
+NUMBER = re.compile(r"\d[\d,]*(\.\d+)?(e[-+]?\d+)?")
+ADDRESS = re.compile(r"0x[0-9a-f]{6,}")
+
+
+def masked(line: str) -> str:
+    line = ADDRESS.sub("<address>", line)
+    if TIMING_LINE.search(line):
+        line = " ".join(NUMBER.sub("<n>", line).split())
+    return line
 
 
 def printed(outputs) -> str:
@@ -38,10 +45,7 @@ def printed(outputs) -> str:
             text = output.get("data", {}).get("text/plain", "")
             if not text.startswith(("<Figure", "<IPython.core.display", "<matplotlib")):
                 parts.append(text)
-    text = "".join(parts)
-    for pattern, replacement in VOLATILE:
-        text = pattern.sub(replacement, text)
-    return text
+    return "\n".join(masked(line) for line in "".join(parts).splitlines())
 
 
 if IPyNbCell is not None:
