@@ -56,6 +56,28 @@ def time_scan(d_state, g_state, batches, unroll, repeats):
     return len(batches) * BATCH / best, compile_seconds
 
 
+def time_bare_step(d_state, g_state, batches, runner, repeats):
+    """images/s of the jitted step without the runner around it (no divergence guard): the reference
+    the guarded ``training.train`` is compared with."""
+    keys = jax.random.split(jax.random.key(1), len(batches))
+
+    def run():
+        if runner == "scan":
+            return training.train_scan(d_state, g_state, batches, keys)[1].params
+        d, g = d_state, g_state
+        for batch, key in zip(batches, keys):
+            d, g, _ = training.train_step(d, g, batch, key)
+        return g.params
+
+    jax.block_until_ready(run())  # compiles
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(run())
+        best = min(best, time.perf_counter() - start)
+    return len(batches) * BATCH / best
+
+
 def dcgan_states(config, fast_gradient):
     generator, discriminator = make_dcgan(config, jax.random.key(0), fast_gradient=fast_gradient)
     return (training.PlayerState.create(discriminator, training.dcgan_optimizer()),
@@ -119,6 +141,19 @@ def main():
         rates[runner], _ = time_training(d_state, g_state, toy_batches, runner, args.repeats)
         print(f"  {runner:5s} {rates[runner]:12.0f} images/s", flush=True)
     print(f"  scan / loop: {rates['scan'] / rates['loop']:.2f}x")
+
+    print("\nThe divergence guard (running.run_steps: NaN/Inf checks and the keep-last-good select in every step)")
+    print(f"{'case':40s} {'guarded':>10s} {'bare step':>10s} {'ratio':>7s}")
+    d_state, g_state = dcgan_states(CPU, True)
+    guarded = time_training(d_state, g_state, batches[:steps * 8], "loop", args.repeats)[0]
+    bare = time_bare_step(d_state, g_state, batches[:steps * 8], "loop", args.repeats)
+    print(f"{'DCGAN cpu, Python loop':40s} {guarded:10.1f} {bare:10.1f} {guarded / bare:6.2f}x", flush=True)
+    generator, discriminator = MLPGenerator(16, (2,), rngs=nnx.Rngs(0)), MLPDiscriminator((2,), rngs=nnx.Rngs(1))
+    d_state = training.PlayerState.create(discriminator, optax.adam(1e-3, b1=0.5))
+    g_state = training.PlayerState.create(generator, optax.adam(1e-3, b1=0.5))
+    guarded = time_training(d_state, g_state, toy_batches, "scan", args.repeats)[0]
+    bare = time_bare_step(d_state, g_state, toy_batches, "scan", args.repeats)
+    print(f"{'MLP GAN, lax.scan':40s} {guarded:10.0f} {bare:10.0f} {guarded / bare:6.2f}x")
 
 
 if __name__ == "__main__":
