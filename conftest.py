@@ -6,11 +6,15 @@ kernel, as an instructor re-running a chapter in front of a class would, and com
 prints (its stdout and its text results) with what the first, fresh-kernel pass printed. Each cell's
 asserts run again too. Progress bars and warnings (stderr), images, and numbers that are timings are
 left out of the comparison: they differ between any two runs.
+
+``GAN_LESSONS_SECOND_RUN`` picks the chapters that run twice (default: all); ``.ci/run`` names the ones
+that fit CI's 20 minutes.
 """
 
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from collections import defaultdict
 
@@ -72,13 +76,19 @@ if IPyNbCell is not None:
             return path, line, description + " (second Run All)"
 
 
+def second_run_wanted(notebook_name: str) -> bool:
+    """``GAN_LESSONS_SECOND_RUN``: unset or "all", every chapter; else the chapter numbers to run twice ("00 04")."""
+    wanted = os.environ.get("GAN_LESSONS_SECOND_RUN", "all").split()
+    return wanted == ["all"] or notebook_name[:2] in wanted
+
+
 def pytest_collection_modifyitems(session, config, items):
     """After the last cell of each notebook, the same cells again (same kernel: same parent collector)."""
     if IPyNbCell is None:
         return
     by_notebook = defaultdict(list)
     for item in items:
-        if type(item) is IPyNbCell:
+        if type(item) is IPyNbCell and second_run_wanted(item.parent.path.name):
             by_notebook[item.parent].append(item)
     for notebook, cells in by_notebook.items():
         position = items.index(cells[-1]) + 1
