@@ -275,6 +275,9 @@ step, ``real`` is (critic_steps, B, ...): a fresh real batch for each D update.
 def train_scan(d_state, g_state, real_batches, step_keys, objective=NON_SATURATING, unroll=1):
     """``len(real_batches)`` training rounds fused into one XLA program by ``lax.scan``.
 
+    The bare fused scan, without ``running.run_steps``'s divergence guard (``train`` runs the guarded
+    one): the benchmarks measure the guard's cost against it.
+
     ``step_keys`` holds one key per round, so the scan and the Python loop consume
     the same randomness and reach the same result. ``unroll``: rounds per loop
     iteration in the compiled program (``len(real_batches)``: no loop at all).
