@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import platform
 
-import numpy as np
+from gan_lessons.exercises import check_answer as check_answer  # the chapters import it from here
 
 
 def smoke_mode() -> bool:
@@ -62,34 +62,3 @@ def report_environment() -> str:
             f"{jax.device_count()} device(s) | smoke mode: {smoke_mode()}")
     print(line)
     return line
-
-
-def check_answer(student, reference, inputs, name: str = "your answer", atol: float = 1e-5) -> bool:
-    """Compare a student's function with the reference on each of ``inputs``; print a verdict.
-
-    ``inputs`` is a list of argument tuples. Explains the usual mistakes: not
-    attempted yet, a wrong shape, the sign flipped, or a value off somewhere.
-    """
-    if student is None:
-        print(f"{name}: not attempted yet — fill in the cell above and run this one again.")
-        return False
-    for arguments in inputs:
-        expected = np.asarray(reference(*arguments), dtype=np.float64)
-        try:
-            got = np.asarray(student(*arguments), dtype=np.float64)
-        except Exception as error:  # a student's bug: report it, do not crash the check
-            print(f"{name}: raised {type(error).__name__}: {error}")
-            return False
-        if got.shape != expected.shape:
-            print(f"{name}: returned shape {got.shape}, expected {expected.shape} (a missing mean or a wrong axis?)")
-            return False
-        if not np.allclose(got, expected, atol=atol, rtol=1e-4):
-            if np.allclose(got, -expected, atol=atol, rtol=1e-4):
-                print(f"{name}: the sign is flipped — are you maximising what should be minimised?")
-            else:
-                worst = np.unravel_index(np.argmax(np.abs(got - expected)), got.shape) if got.shape else ()
-                print(f"{name}: differs from the reference, worst at index {worst}: "
-                      f"got {got[worst]:.6g}, expected {expected[worst]:.6g}")
-            return False
-    print(f"{name}: correct on all {len(inputs)} test inputs.")
-    return True

@@ -1,3 +1,4 @@
+import jax
 import jax.numpy as jnp
 
 from gan_lessons import losses
@@ -6,20 +7,102 @@ from gan_lessons.notebook import check_answer, smoke_mode
 INPUTS = [(jnp.array([-3.0, 0.0, 2.5]),), (jnp.array([10.0]),)]
 
 
-def test_check_answer_verdicts(capsys):
-    assert check_answer(lambda x: -jnp.mean(losses.log_d(x)), losses.g_loss_non_saturating, INPUTS)
-    assert "correct" in capsys.readouterr().out
-    assert not check_answer(None, losses.g_loss_non_saturating, INPUTS)
-    assert "not attempted" in capsys.readouterr().out
-    assert not check_answer(lambda x: jnp.mean(losses.log_d(x)), losses.g_loss_non_saturating, INPUTS)
-    assert "sign is flipped" in capsys.readouterr().out
-    assert not check_answer(lambda x: -losses.log_d(x), losses.g_loss_non_saturating, INPUTS)
-    assert "shape" in capsys.readouterr().out
-    # the saturating loss in place of the non-saturating one: a value mismatch
-    assert not check_answer(losses.g_loss_saturating, losses.g_loss_non_saturating, INPUTS)
-    assert "differs" in capsys.readouterr().out
-    assert not check_answer(lambda x: 1 / 0, losses.g_loss_non_saturating, INPUTS)
-    assert "ZeroDivisionError" in capsys.readouterr().out
+def random_logits(key):
+    """One random draw of the arguments of a discriminator loss: real and fake logits of different sizes."""
+    real_key, fake_key = jax.random.split(key)
+    return 4 * jax.random.normal(real_key, (7,)), 4 * jax.random.normal(fake_key, (5,))
+
+
+def verdict(capsys, *args, **kwargs) -> tuple[bool, str]:
+    passed = check_answer(*args, **kwargs)
+    return passed, capsys.readouterr().out
+
+
+def test_a_right_answer_passes_on_fixed_and_on_random_inputs(capsys):
+    passed, said = verdict(capsys, lambda x: -jnp.mean(losses.log_d(x)), losses.g_loss_non_saturating, INPUTS)
+    assert passed and "correct on all 2 test inputs" in said
+    passed, said = verdict(capsys, lambda real, fake: -jnp.mean(losses.log_d(real)) - jnp.mean(losses.log_d(-fake)),
+                           losses.d_loss, random_logits, trials=4)
+    assert passed and "correct on all 4 test inputs" in said
+
+
+def test_not_attempted_no_return_and_a_crash_are_named(capsys):
+    for student in (None, lambda x: (_ for _ in ()).throw(NotImplementedError)):
+        passed, said = verdict(capsys, student, losses.g_loss_non_saturating, INPUTS)
+        assert not passed and "not attempted yet" in said
+
+    def forgot_return(x):
+        jnp.mean(x)
+
+    passed, said = verdict(capsys, forgot_return, losses.g_loss_non_saturating, INPUTS)
+    assert not passed and "returned None" in said and "return" in said
+    passed, said = verdict(capsys, lambda x: 1 / 0, losses.g_loss_non_saturating, INPUTS)
+    assert not passed and "raised ZeroDivisionError" in said
+
+
+def test_wrong_sign(capsys):
+    passed, said = verdict(capsys, losses.value_function, lambda real, fake: -losses.value_function(real, fake),
+                           random_logits)
+    assert not passed and "the sign is flipped" in said
+
+
+def test_wrong_axis_says_which_axis_was_reduced_and_which_was_wanted(capsys):
+    scores = [(jnp.arange(12.0).reshape(3, 4),)]
+    passed, said = verdict(capsys, lambda x: jnp.mean(x, axis=0), lambda x: jnp.mean(x, axis=1), scores)
+    assert not passed
+    assert "returned shape (4,), expected (3,)" in said and "you reduced over axis 0" in said
+    assert "the reference reduces over axis 1 (wrong axis)" in said
+    passed, said = verdict(capsys, lambda x: -losses.log_d(x), losses.g_loss_non_saturating, INPUTS)
+    assert not passed and "a missing mean (or sum) over the batch?" in said
+    passed, said = verdict(capsys, lambda x: x.T, lambda x: x, scores)
+    assert not passed and "transposed" in said
+
+
+def test_saturating_instead_of_non_saturating_is_named(capsys):
+    passed, said = verdict(capsys, lambda fake: jnp.mean(jnp.log(1 - jax.nn.sigmoid(fake))),
+                           losses.g_loss_non_saturating, INPUTS)
+    assert not passed and "the saturating (minimax) loss" in said and "−E[log D(G(z))]" in said
+    passed, said = verdict(capsys, losses.g_loss_non_saturating, losses.g_loss_saturating, INPUTS)
+    assert not passed and "this looks like the non-saturating loss" in said
+
+
+def test_swapped_arguments_and_the_value_function_for_the_loss(capsys):
+    passed, said = verdict(capsys, lambda real, fake: losses.d_loss(fake, real), losses.d_loss, random_logits)
+    assert not passed and "real and fake logits swapped" in said
+    passed, said = verdict(capsys, losses.value_function, losses.d_loss, random_logits)
+    assert not passed and "the value function V(D, G) itself" in said
+
+
+def test_a_sum_for_a_mean_an_offset_and_a_log_of_zero(capsys):
+    three_logits = lambda key: (jax.random.normal(key, (3,)),)
+    passed, said = verdict(capsys, lambda x: jnp.sum(-losses.log_d(x)), losses.g_loss_non_saturating, three_logits)
+    assert not passed and "every value is 3 × the reference's: a sum where a mean is wanted" in said
+    passed, said = verdict(capsys, lambda real, fake: losses.value_function(real, fake) + jnp.log(4.0),
+                           losses.value_function, random_logits)
+    assert not passed and "off by the same +1.38629" in said and "constant term" in said
+    passed, said = verdict(capsys, lambda fake: -jnp.mean(jnp.log(jax.nn.sigmoid(fake))),
+                           losses.g_loss_non_saturating, [(jnp.array([-200.0, 1.0]),)])
+    assert not passed and "NaN or ±inf" in said and "softplus" in said
+
+
+def test_a_mistake_passed_by_the_caller_is_named_and_later_inputs_are_reported(capsys):
+    half = lambda x: 0.5 * jnp.mean(x ** 2)
+    passed, said = verdict(capsys, lambda x: jnp.mean(x ** 2), half, INPUTS,
+                           mistakes={"the ½ left out": lambda x: jnp.mean(x ** 2)})
+    assert not passed and "this looks like the ½ left out" in said
+    right_only_on_small = lambda x: jnp.where(jnp.abs(x) < 5, -losses.log_d(x), 0.0).mean()
+    passed, said = verdict(capsys, right_only_on_small, losses.g_loss_non_saturating, INPUTS)
+    assert not passed and "differs from the reference on input 2: got 0, expected 4.53989e-05" in said
+    assert "(right on 1 of the 2 inputs)" in said
+
+
+def test_random_inputs_come_from_the_key(capsys):
+    seen = []
+    record = lambda real, fake: seen.append(float(real[0])) or losses.d_loss(real, fake)
+    for _ in range(2):
+        check_answer(record, losses.d_loss, random_logits, key=jax.random.key(3), trials=2)
+    check_answer(record, losses.d_loss, random_logits, key=jax.random.key(4), trials=2)
+    assert seen[:2] == seen[2:4] and seen[4:] != seen[:2]
 
 
 def test_smoke_mode_follows_ci(monkeypatch):
