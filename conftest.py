@@ -20,6 +20,13 @@ from collections import defaultdict
 
 import pytest
 
+# The suite runs as two test processes on two cores (README: -n 2), each with its chapters' kernels. NumPy's OpenBLAS
+# and scikit-learn's OpenMP threads busy-wait for work, and with a second process busy, chapter 08 took 200 s in
+# smoke mode against 54 s with one such thread per process (measured with the same second process running). XLA
+# keeps its own thread pool. Set here, before the test processes start, so they and their kernels inherit it.
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
 try:
     from nbval.plugin import IPyNbCell
 except ImportError:  # nbval not installed: nothing to collect
