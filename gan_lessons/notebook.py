@@ -8,9 +8,16 @@ import platform
 from gan_lessons.exercises import check_answer as check_answer  # the chapters import it from here
 
 
+def _is_set(variable: str) -> bool:
+    return os.environ.get(variable, "").lower() not in ("", "0", "false", "no")
+
+
 def smoke_mode() -> bool:
-    """True when ``CI`` is set: chapters then run fewer steps along the same code path."""
-    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+    """True when ``CI`` or ``GAN_LESSONS_QUICK`` is set: chapters then run fewer steps along the same code path.
+
+    CI sets ``CI``; an instructor presenting live sets ``GAN_LESSONS_QUICK=1`` (README, "For instructors").
+    """
+    return _is_set("CI") or _is_set("GAN_LESSONS_QUICK")
 
 
 OUT_OF_ORDER_HINT = ("it is made by an earlier cell of this chapter that has not run in this kernel (a restarted "

@@ -105,12 +105,17 @@ def test_random_inputs_come_from_the_key(capsys):
     assert seen[:2] == seen[2:4] and seen[4:] != seen[:2]
 
 
-def test_smoke_mode_follows_ci(monkeypatch):
+def test_smoke_mode_follows_ci_and_the_quick_setting(monkeypatch):
+    monkeypatch.delenv("GAN_LESSONS_QUICK", raising=False)
     monkeypatch.setenv("CI", "true")
     assert smoke_mode()
     monkeypatch.setenv("CI", "false")
     assert not smoke_mode()
     monkeypatch.delenv("CI")
+    assert not smoke_mode()
+    monkeypatch.setenv("GAN_LESSONS_QUICK", "1")
+    assert smoke_mode()
+    monkeypatch.setenv("GAN_LESSONS_QUICK", "0")
     assert not smoke_mode()
 
 

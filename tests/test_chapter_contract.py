@@ -1,0 +1,66 @@
+"""The notebook contract of ../shared/COURSE.md, checked on every committed chapter."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAPTERS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+COLAB = "https://colab.research.google.com/github/gan-lessons/gan-lessons/blob/main/notebooks/"
+
+
+def cells_of(notebook: Path) -> list[dict]:
+    return json.loads(notebook.read_text())["cells"]
+
+
+def source(cell: dict) -> str:
+    return "".join(cell["source"])
+
+
+def test_there_are_twelve_chapters():
+    assert [path.name[:2] for path in CHAPTERS] == [f"{number:02d}" for number in range(12)]
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda path: path.stem[:2])
+def test_the_opening_cell_has_the_title_the_goal_the_time_and_the_colab_badge(notebook):
+    opening = cells_of(notebook)[0]
+    text = source(opening)
+    assert opening["cell_type"] == "markdown" and text.startswith(f"# Chapter {notebook.name[:2]} — ")
+    assert "**After this chapter you can**" in text
+    time = re.search(r"\*\*Time:\*\*[^*]*", text)
+    assert time and "CPU" in time.group(0) and "GPU" in time.group(0), "the time on a CPU and on a GPU"
+    badge = "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+    assert f"{badge}({COLAB}{notebook.name})" in text
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda path: path.stem[:2])
+def test_exercises_have_hidden_solutions_and_check_cells(notebook):
+    cells = cells_of(notebook)
+    exercises = [index for index, cell in enumerate(cells)
+                 if cell["cell_type"] == "markdown" and re.search(r"^## Exercises", source(cell), re.M)]
+    assert exercises, "the chapter ends with an '## Exercises' section"
+    solutions = [index for index, cell in enumerate(cells) if cell["metadata"].get("jupyter", {}).get("source_hidden")]
+    assert solutions and min(solutions) > exercises[0]
+    for index in solutions:
+        assert cells[index]["cell_type"] == "code" and source(cells[index]).startswith("# Solution")
+        following = [source(cell) for cell in cells[index + 1:index + 3] if cell["cell_type"] == "code"]
+        assert any("check_answer(" in text or re.search(r"\bcheck_\w+\(", text) for text in following), \
+            f"the solution in cell {index} has no check cell after it"
+    summary = [index for index, cell in enumerate(cells) if re.search(r"^## Summary", source(cell), re.M)]
+    assert summary and summary[0] <= exercises[0]
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda path: path.stem[:2])
+def test_slide_metadata_code_cells_of_at_most_40_lines_and_a_full_run_committed(notebook):
+    cells = cells_of(notebook)
+    slides = [cell for cell in cells if cell["metadata"].get("slideshow", {}).get("slide_type") == "slide"]
+    assert len(slides) >= 4, "sections marked as slides for nbconvert --to slides"
+    code = [cell for cell in cells if cell["cell_type"] == "code"]
+    assert max(len(source(cell).splitlines()) for cell in code) <= 40
+    environment = "".join("".join(output.get("text", "")) for output in code[0]["outputs"])
+    assert "smoke mode: False" in environment, "commit the chapter with the outputs of a full run"
+    assert all(cell["execution_count"] for cell in code), "every code cell ran"
