@@ -18,6 +18,7 @@ from flax import nnx
 
 from gan_lessons.checks import check_images, check_labels
 from gan_lessons.data import epoch_batches
+from gan_lessons.running import run_steps
 from gan_lessons.training import PlayerState, apply_gradients
 
 IMAGE_SHAPE = (28, 28, 1)  # MNIST and Fashion-MNIST, channels last
@@ -93,27 +94,33 @@ def classifier_step(state: PlayerState, images, labels, key=None):
     return apply_gradients(state, grads, state.batch_stats), loss
 
 
+@partial(jax.jit, static_argnames=("augment",))
+def _training_step(state: PlayerState, images, labels, key, augment: bool = True):
+    """``classifier_step`` in the form ``running.run_steps`` guards: (new state, metrics)."""
+    state, loss = classifier_step(state, images, labels, key if augment else None)
+    return state, {"loss": loss}
+
+
 def train_classifier(state: PlayerState, images, labels, key, epochs: int = 3, batch_size: int = 128,
                      augment: bool = True, progress: bool = True) -> tuple[PlayerState, np.ndarray]:
     """Train for ``epochs`` passes over (images, labels) in shuffled batches; returns (state, losses).
 
-    ``augment``: shift each training image by up to 2 pixels (``random_shift``).
+    ``augment``: shift each training image by up to 2 pixels (``random_shift``). Each epoch runs through
+    ``running.run_steps``, so a diverging classifier stops with ``TrainingDiverged`` like a GAN does.
     """
-    from tqdm.auto import tqdm
-
     check_images(images, "images", IMAGE_SHAPE)
     check_labels(labels, _classes(state), "labels", count=len(images))
     losses = []
-    for epoch_key in jax.random.split(key, epochs):
+    for epoch, epoch_key in enumerate(jax.random.split(key, epochs)):
         order_key, shift_key = jax.random.split(epoch_key)
         image_batches, label_batches = epoch_batches(order_key, (images, labels), batch_size)
         shift_keys = jax.random.split(shift_key, len(image_batches))
-        for image_batch, label_batch, step_key in tqdm(zip(image_batches, label_batches, shift_keys),
-                                                       total=len(image_batches), desc="classifier",
-                                                       disable=not progress, leave=False):
-            state, loss = classifier_step(state, image_batch, label_batch, step_key if augment else None)
-            losses.append(loss)
-    return state, np.asarray(losses)
+        states, metrics = run_steps(_training_step, {"classifier": state}, (image_batches, label_batches), shift_keys,
+                                    static={"augment": augment}, progress=progress,
+                                    description=f"classifier, epoch {epoch + 1}/{epochs}")
+        state = states["classifier"]
+        losses.append(metrics["loss"])
+    return state, np.concatenate(losses)
 
 
 @partial(jax.jit, static_argnames=("what",))

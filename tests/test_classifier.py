@@ -5,7 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gan_lessons import classifier, data, pretrained
+from gan_lessons import classifier, data, pretrained, running
+from gan_lessons.data import epoch_batches
 
 
 def test_cross_entropy_of_uniform_logits_is_log_classes():
@@ -39,6 +40,38 @@ def test_a_training_step_lowers_the_loss_on_its_batch():
         state, loss = classifier.classifier_step(state, images, labels)
         first = loss if first is None else first
     assert float(loss) < float(first)
+
+
+def noise_digits(count: int):
+    images = jax.random.uniform(jax.random.key(1), (count, 28, 28, 1), minval=-1, maxval=1)
+    return np.asarray(images), np.arange(count) % 10
+
+
+def test_train_classifier_is_the_plain_loop_of_steps_when_healthy():
+    images, labels = noise_digits(96)
+    state = classifier.make_classifier(jax.random.key(0))
+    trained, losses = classifier.train_classifier(state, images, labels, jax.random.key(5), epochs=2, batch_size=32,
+                                                  progress=False)
+    by_hand, by_hand_losses = state, []
+    for epoch_key in jax.random.split(jax.random.key(5), 2):  # the same keys and batches, without the guard
+        order_key, shift_key = jax.random.split(epoch_key)
+        image_batches, label_batches = epoch_batches(order_key, (images, labels), 32)
+        for batch, batch_labels, key in zip(image_batches, label_batches, jax.random.split(shift_key, 3)):
+            by_hand, loss = classifier.classifier_step(by_hand, batch, batch_labels, key)
+            by_hand_losses.append(float(loss))
+    np.testing.assert_allclose(losses, by_hand_losses, rtol=1e-6)
+    for ours, theirs in zip(jax.tree.leaves(trained.params), jax.tree.leaves(by_hand.params)):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+def test_a_diverging_classifier_stops_and_keeps_its_last_good_state():
+    images, labels = noise_digits(64)
+    state = classifier.make_classifier(jax.random.key(0), learning_rate=1e30)
+    with pytest.raises(running.TrainingDiverged, match=r"classifier, epoch 1/1 diverged at step \d+: the classifier") \
+            as stopped:
+        classifier.train_classifier(state, images, labels, jax.random.key(5), epochs=1, batch_size=16, progress=False)
+    last_good = stopped.value.last_good_states["classifier"]
+    assert all(np.isfinite(np.asarray(leaf)).all() for leaf in jax.tree.leaves(last_good.params))
 
 
 @pytest.mark.parametrize("dataset, load, bound", [
