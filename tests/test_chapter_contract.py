@@ -64,3 +64,17 @@ def test_slide_metadata_code_cells_of_at_most_40_lines_and_a_full_run_committed(
     environment = "".join("".join(output.get("text", "")) for output in code[0]["outputs"])
     assert "smoke mode: False" in environment, "commit the chapter with the outputs of a full run"
     assert all(cell["execution_count"] for cell in code), "every code cell ran"
+
+
+def test_the_readme_gives_each_chapters_measured_full_run_time():
+    """The instructors' table in README.md matches the committed notebooks' own cell timestamps."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    import chapter_times
+
+    readme = (ROOT / "README.md").read_text()
+    for notebook in CHAPTERS:
+        seconds = sum(cell_seconds for _, cell_seconds, _ in chapter_times.cell_seconds(notebook))
+        assert f"| {notebook.name[:2]} | {chapter_times.minutes(seconds)} |" in readme, \
+            f"README's time for {notebook.name} is stale: run tools/chapter_times.py and paste its table"
