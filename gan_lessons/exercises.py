@@ -21,6 +21,8 @@ import numpy as np
 
 from gan_lessons import losses
 
+NOT_ATTEMPTED = "not attempted yet — fill in the cell above and run this one again."
+
 # Wrong answers students give for the library's losses, each with what it is. The check compares a
 # mismatching answer with each of these (on the same inputs) before it falls back to generic explanations.
 KNOWN_MISTAKES: dict[Callable, dict[str, Callable]] = {
@@ -125,7 +127,7 @@ def check_answer(student, reference, inputs, name: str = "your answer", atol: fl
     ``KNOWN_MISTAKES[reference]``. Returns True when every input gives the reference's result.
     """
     if student is None:
-        print(f"{name}: not attempted yet — fill in the cell above and run this one again.")
+        print(f"{name}: {NOT_ATTEMPTED}")
         return False
     if callable(inputs):
         keys = jax.random.split(jax.random.key(0) if key is None else key, trials)
@@ -137,7 +139,7 @@ def check_answer(student, reference, inputs, name: str = "your answer", atol: fl
         try:
             result = student(*arguments)
         except NotImplementedError:
-            print(f"{name}: not attempted yet — fill in the cell above and run this one again.")
+            print(f"{name}: {NOT_ATTEMPTED}")
             return False
         except Exception as error:  # a student's bug: report it, do not crash the check
             print(f"{name}: raised {type(error).__name__}: {error}")
