@@ -102,3 +102,7 @@ def pytest_collection_modifyitems(session, config, items):
         again = [SecondRunCell.from_parent(notebook, name=f"{cell.name} (second Run All)", cell_num=cell.cell_num,
                                            cell=cell.cell, options=cell.options, first_run=cell) for cell in cells]
         items[position:position] = again
+    # The chapters first: each is one long unit of work (up to minutes), and with ``--dist loadfile`` the test
+    # processes take files in this order, so the many short test files fill in at the end instead of a chapter
+    # starting last and running alone. A stable sort keeps every chapter's cells in order.
+    items.sort(key=lambda item: not isinstance(item, IPyNbCell))

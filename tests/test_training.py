@@ -234,3 +234,33 @@ def test_spectral_norm_brings_the_largest_singular_value_to_one():
     assert np.isclose(np.linalg.svd(normalised, compute_uv=False)[0], 1.0, atol=1e-3)
     raw = np.asarray(d_state.params["hidden"][0]["layer_instance"]["kernel"][...])
     assert np.linalg.svd(raw, compute_uv=False)[0] > 1.5  # the stored weight itself is not normalised
+
+
+def _updates(optimizer, gradients):
+    """The parameter updates ``optimizer`` makes for a sequence of gradients of one scalar parameter."""
+    parameter = jnp.zeros(())
+    state = optimizer.init(parameter)
+    updates = []
+    for gradient in gradients:
+        update, state = optimizer.update(jnp.asarray(gradient), state, parameter)
+        updates.append(float(update))
+    return np.array(updates)
+
+
+def test_recipe_optimizers_follow_the_papers_and_are_shared():
+    gradients = [1.0, -0.3, 0.5, 3.0, -1.0]
+    # The same settings give the same object: a chapter run again reuses its compiled steps.
+    assert training.recipe_optimizer("hinge", 2e-4) is training.recipe_optimizer("hinge", 2e-4)
+    expected = {"hinge": optax.adam(2e-4, b1=0.5), "WGAN-GP": optax.adam(2e-4, b1=0.0, b2=0.9),
+                "WGAN, weight clipping": optax.rmsprop(2e-4)}
+    for recipe, reference in expected.items():
+        np.testing.assert_allclose(_updates(training.recipe_optimizer(recipe, 2e-4), gradients),
+                                   _updates(reference, gradients), rtol=1e-6)
+    # β1 = 0 against 0.5: after a sign change the momentum-free step follows the new gradient at once
+    assert _updates(training.recipe_optimizer("WGAN-GP", 2e-4), gradients)[1] > 0
+    assert _updates(training.recipe_optimizer("hinge", 2e-4), gradients)[1] < 0
+    # Cosine decay: the same gradient moves the parameter by 5 % of the first step once the schedule has ended
+    decayed = _updates(training.recipe_optimizer("R1", 1e-3, cosine_steps=4), [1.0] * 6)
+    np.testing.assert_allclose(decayed[[0, 5]], [-1e-3, -5e-5], rtol=1e-4)
+    with pytest.raises(ValueError, match="recipe must be one of"):
+        training.recipe_optimizer("WGAN", 1e-4)
