@@ -70,16 +70,17 @@ def pixel_features(images) -> np.ndarray:
     return np.asarray(images, dtype=np.float32).reshape(len(images), -1)
 
 
-def balanced_subset(labels, count: int, seed: int) -> np.ndarray:
-    """Indices of ``count`` examples, count/K of each of the K classes, drawn without replacement."""
+def balanced_subset(labels, count: int, key: jax.Array) -> np.ndarray:
+    """Indices of ``count`` examples, count/K of each of the K classes, drawn without replacement from ``key``."""
     labels = np.asarray(labels)
     classes = np.unique(labels)
     if count % len(classes):
         raise ValueError(f"count={count} does not split evenly over {len(classes)} classes: pass a multiple "
                          f"of {len(classes)}")
-    rng = np.random.default_rng(seed)
     per_class = count // len(classes)
-    return np.concatenate([rng.choice(np.flatnonzero(labels == c), per_class, replace=False) for c in classes])
+    return np.concatenate([np.asarray(jax.random.choice(class_key, np.flatnonzero(labels == c), (per_class,),
+                                                        replace=False))
+                           for c, class_key in zip(classes, jax.random.split(key, len(classes)))])
 
 
 def linear_probe(train_features, train_labels, test_features, test_labels, regularisation: float = 1.0,
@@ -123,18 +124,21 @@ class ProbeResult:
 
 
 def probe_with_labels(train_features, train_labels, test_features, test_labels, label_count: int | None,
-                      draws: int = 5, seed: int = 0, regularisation: float = 1.0) -> ProbeResult:
+                      key: jax.Array | None = None, draws: int = 5, regularisation: float = 1.0) -> ProbeResult:
     """The linear probe with ``label_count`` labelled training images (None: all), over ``draws`` draws.
 
-    Each draw is a new class-balanced subset (``balanced_subset`` with seed ``seed + draw``); with all
-    labels there is nothing to draw, so one fit.
+    Each draw is a new class-balanced subset (``balanced_subset`` with one of ``jax.random.split(key, draws)``):
+    the same key gives every feature set the same labelled images. With all labels there is nothing to draw,
+    so one fit, and no key is needed.
     """
     if label_count is None or label_count >= len(train_labels):
         return ProbeResult(len(train_labels), (linear_probe(train_features, train_labels, test_features,
                                                             test_labels, regularisation),))
+    if key is None:
+        raise ValueError(f"probing with {label_count} labels draws labelled subsets: pass key=jax.random.key(...)")
     accuracies = []
-    for draw in range(draws):
-        chosen = balanced_subset(train_labels, label_count, seed + draw)
+    for draw_key in jax.random.split(key, draws):
+        chosen = balanced_subset(train_labels, label_count, draw_key)
         accuracies.append(linear_probe(train_features[chosen], train_labels[chosen], test_features, test_labels,
                                        regularisation))
     return ProbeResult(label_count, tuple(accuracies))

@@ -31,12 +31,12 @@ def test_network_features_concatenate_pooled_layers():
 
 def test_balanced_subset_draws_equally_from_each_class():
     labels = np.repeat(np.arange(10), 30)
-    chosen = features.balanced_subset(labels, 100, seed=0)
+    chosen = features.balanced_subset(labels, 100, jax.random.key(0))
     assert len(set(chosen)) == 100 and np.all(np.bincount(labels[chosen]) == 10)
-    assert not np.array_equal(chosen, features.balanced_subset(labels, 100, seed=1))
-    np.testing.assert_array_equal(chosen, features.balanced_subset(labels, 100, seed=0))
+    assert not np.array_equal(chosen, features.balanced_subset(labels, 100, jax.random.key(1)))
+    np.testing.assert_array_equal(chosen, features.balanced_subset(labels, 100, jax.random.key(0)))
     with pytest.raises(ValueError, match="multiple of 10"):
-        features.balanced_subset(labels, 55, seed=0)
+        features.balanced_subset(labels, 55, jax.random.key(0))
 
 
 def _two_tasks():
@@ -56,8 +56,12 @@ def test_linear_probe_solves_a_linear_task_and_knn_is_worse_with_noise_features(
 
 def test_probe_with_labels_repeats_over_draws_and_uses_everything_once():
     train_x, train_y, test_x, test_y = _two_tasks()
-    few = features.probe_with_labels(train_x, train_y, test_x, test_y, 10, draws=4)
+    few = features.probe_with_labels(train_x, train_y, test_x, test_y, 10, jax.random.key(0), draws=4)
     assert few.labels == 10 and len(few.accuracies) == 4 and few.spread > 0
+    again = features.probe_with_labels(train_x, train_y, test_x, test_y, 10, jax.random.key(0), draws=4)
+    assert again.accuracies == few.accuracies  # the same key draws the same labelled images
+    with pytest.raises(ValueError, match="pass key="):
+        features.probe_with_labels(train_x, train_y, test_x, test_y, 10)
     every = features.probe_with_labels(train_x, train_y, test_x, test_y, None)
     assert every.labels == 1000 and len(every.accuracies) == 1 and every.spread == 0.0
     assert every.mean > few.mean
