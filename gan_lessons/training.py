@@ -62,11 +62,11 @@ class PlayerState(struct.PyTreeNode):
 
 
 @functools.cache
-def adam(learning_rate: float, b1: float = 0.9):
+def adam(learning_rate: float, b1: float = 0.9, b2: float = 0.999):
     """``optax.adam``, cached: the optimiser is a static part of ``PlayerState`` (and of jitted steps), so
     handing every new model the same object for the same settings lets jitted steps reuse their compiled
     code instead of compiling again."""
-    return optax.adam(learning_rate, b1=b1)
+    return optax.adam(learning_rate, b1=b1, b2=b2)
 
 
 def dcgan_optimizer(learning_rate=2e-4, b1=0.5):
@@ -173,8 +173,8 @@ def recipe_optimizer(recipe: str, learning_rate: float, cosine_steps: int = 0) -
     if recipe == "WGAN, weight clipping":
         return optax.rmsprop(rate)
     if recipe == "WGAN-GP":
-        return optax.adam(rate, b1=0.0, b2=0.9)
-    return optax.adam(rate, b1=0.5)
+        return adam(rate, b1=0.0, b2=0.9)
+    return dcgan_optimizer(rate)
 
 
 def r1_penalty(d_state: PlayerState, params, batch_stats, real, labels=None):

@@ -264,3 +264,5 @@ def test_recipe_optimizers_follow_the_papers_and_are_shared():
     np.testing.assert_allclose(decayed[[0, 5]], [-1e-3, -5e-5], rtol=1e-4)
     with pytest.raises(ValueError, match="recipe must be one of"):
         training.recipe_optimizer("WGAN", 1e-4)
+    # a plain rate gives the very optimiser chapter 04's DCGAN uses: one compiled step serves both
+    assert training.recipe_optimizer("non-saturating", 2e-4) is training.dcgan_optimizer(2e-4)
