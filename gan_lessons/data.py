@@ -195,6 +195,42 @@ def epoch_batches(key: jax.Array, arrays, batch_size: int):
     return stacked if len(stacked) > 1 else stacked[0]
 
 
+def affine_warp(images, angles, scales, offsets):
+    """Rotate each image by ``angles`` (radians, clockwise as shown: rows run down), scale it by ``scales``
+    and move it by ``offsets`` (pixels: rows down, columns right), about the image centre; bilinear,
+    background −1.
+
+    Output pixel p (from the centre) reads the input at R(−θ)·p / s + centre − offset.
+    images (B, H, W, 1), angles (B,), scales (B,), offsets (B, 2) → (B, H, W, 1).
+    """
+    height, width = images.shape[1:3]
+    rows, columns = jnp.meshgrid(jnp.arange(height) - (height - 1) / 2, jnp.arange(width) - (width - 1) / 2,
+                                 indexing="ij")
+
+    def warp(image, angle, scale, offset):
+        cos, sin = jnp.cos(angle), jnp.sin(angle)
+        source_rows = (cos * rows - sin * columns) / scale + (height - 1) / 2 - offset[0]
+        source_columns = (sin * rows + cos * columns) / scale + (width - 1) / 2 - offset[1]
+        # map_coordinates fills outside the image with 0: shift the background (−1) to 0 and back
+        moved = jax.scipy.ndimage.map_coordinates(image[..., 0] + 1.0, [source_rows, source_columns], order=1,
+                                                  mode="constant", cval=0.0)
+        return moved[..., None] - 1.0  # (H, W, 1)
+
+    return jax.vmap(warp)(images, angles, scales, offsets)
+
+
+def random_affine(key: jax.Array, images, max_degrees: float = 15.0, max_scale: float = 0.1, max_shift: float = 2.0):
+    """Each image rotated by up to ±``max_degrees``, scaled by 1 ± ``max_scale`` and moved by up to
+    ±``max_shift`` pixels each way, all uniform and independent (``affine_warp``): a digit written a little
+    differently, which is still the same digit."""
+    angle_key, scale_key, offset_key = jax.random.split(key, 3)
+    count = images.shape[0]
+    angles = jnp.deg2rad(max_degrees) * jax.random.uniform(angle_key, (count,), minval=-1, maxval=1)
+    scales = 1.0 + max_scale * jax.random.uniform(scale_key, (count,), minval=-1, maxval=1)
+    offsets = max_shift * jax.random.uniform(offset_key, (count, 2), minval=-1, maxval=1)
+    return affine_warp(images, angles, scales, offsets)
+
+
 def batches_for_steps(key: jax.Array, images, batch_size: int, steps: int):
     """``steps`` shuffled batches, (steps, batch_size, ...), taking as many epochs as needed (each reshuffled).
 

@@ -40,13 +40,14 @@ def pooled(activation, grid: int = 4):
     return blocks.max(axis=(2, 4)).reshape(batch, -1)  # (B, grid·grid·C)
 
 
-def _extractor(state: PlayerState, grid: int | None):
+def _extractor(state: PlayerState, grid: int | None, layers: tuple[int, ...] | None = None):
     model = state.model(train=False)  # evaluation mode: each image's features depend on it alone
 
     @jax.jit
     def extract(images):
         parts = []
-        for activation in model.features(images):
+        activations = model.features(images)
+        for activation in activations if layers is None else [activations[index] for index in layers]:
             if activation.ndim == 4 and grid:
                 parts.append(pooled(activation, grid))  # (B, grid·grid·C)
             else:
@@ -56,13 +57,15 @@ def _extractor(state: PlayerState, grid: int | None):
     return extract
 
 
-def network_features(state: PlayerState, images, grid: int | None = 4, batch_size: int = 1000) -> np.ndarray:
-    """Every layer of ``state``'s model's ``features(x)``, pooled to grid×grid (None: whole maps), side by side.
+def network_features(state: PlayerState, images, grid: int | None = 4, batch_size: int = 1000,
+                     layers: tuple[int, ...] | None = None) -> np.ndarray:
+    """Every layer of ``state``'s model's ``features(x)``, pooled to grid×grid (None: whole maps), side by side;
+    ``layers`` (indices into that list, say ``(-1,)``) keeps only those.
 
     Works for any model with a ``features`` method: a discriminator, an encoder, the classifier.
     Returns float32 (N, F).
     """
-    return in_batches(_extractor(state, grid), images, batch_size)
+    return in_batches(_extractor(state, grid, layers), images, batch_size)
 
 
 def pixel_features(images) -> np.ndarray:

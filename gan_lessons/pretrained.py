@@ -102,12 +102,14 @@ def load_vae(dataset: str = "mnist") -> tuple[PlayerState, dict]:
 def load_code_gan(model: str, dataset: str = "mnist") -> tuple[dict[str, PlayerState], dict]:
     """The shipped InfoGAN, ClusterGAN or BiGAN (chapters 08 and 09): ({player name: state}, config).
 
+    "infogan_real" is InfoGAN trained with the real-data term on Q (``infogan.real_code_loss``).
     InfoGAN has a generator and a discriminator (with its Q head); ClusterGAN adds an encoder; BiGAN ships its
     generator and encoder only (its joint discriminator is most of its weights and only training needs it).
     """
     from gan_lessons import bigan, clustergan, infogan
 
-    makers = {"infogan": infogan.make_infogan, "clustergan": clustergan.make_clustergan, "bigan": bigan.make_bigan}
+    makers = {"infogan": infogan.make_infogan, "infogan_real": infogan.make_infogan,
+              "clustergan": clustergan.make_clustergan, "bigan": bigan.make_bigan}
     if model not in makers:
         raise ValueError(f"model must be one of {sorted(makers)}, got {model!r}")
     states = dict(zip(("generator", "discriminator", "encoder"), makers[model](jax.random.key(0))))

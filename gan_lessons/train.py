@@ -6,6 +6,7 @@
     python -m gan_lessons.train conditional_dcgan --config cpu --dataset mnist
     python -m gan_lessons.train vae --dataset mnist
     python -m gan_lessons.train infogan --dataset mnist --seed 0
+    python -m gan_lessons.train infogan --dataset mnist --real-weight 1     # infogan_real_mnist
     python -m gan_lessons.train clustergan --dataset mnist
     python -m gan_lessons.train bigan --dataset mnist
 
@@ -170,6 +171,7 @@ def _code_gan_command(args) -> dict:
     if args.model == "infogan":
         g_state, d_state = infogan.make_infogan(model_key)
         d_state, g_state, _ = infogan.train(d_state, g_state, images, train_key, steps, args.batch_size,
+                                            real_weight=args.real_weight,
                                             checkpointing=_checkpointing(args))
         players = {"generator": g_state, "discriminator": d_state}
     else:
@@ -183,6 +185,9 @@ def _code_gan_command(args) -> dict:
     result = {"training_seconds": round(time.perf_counter() - start)}
     if args.model == "infogan":
         result.update(_clustering_scores(infogan.predict_clusters(d_state, test_images), test_labels))
+        if args.real_weight:  # a label-free score of the run, to choose among seeds (chapter 09)
+            score = infogan.real_code_score(d_state, images, jax.random.key(1))
+            result["train_real_code_loss"] = round(score, 4)
     elif args.model == "clustergan":
         result.update(_clustering_scores(clustergan.predict_clusters(e_state, test_images), test_labels))
     pretrained.save_players(_output(args), players,
@@ -193,6 +198,8 @@ def _code_gan_command(args) -> dict:
 def _output(args) -> Path:
     names = {"classifier": "classifier_{dataset}", "dcgan": "dcgan_{config}_{dataset}",
              "conditional_dcgan": "conditional_dcgan_{config}_{dataset}"}
+    if args.model == "infogan" and args.real_weight:
+        names["infogan"] = "infogan_real_{dataset}"  # a different model: InfoGAN with the real-data term
     return Path(args.out or pretrained.checkpoint_path(names.get(args.model, "{model}_{dataset}").format(**vars(args))))
 
 
@@ -245,6 +252,8 @@ def main(argv=None) -> dict:
     for name in ("infogan", "clustergan", "bigan"):
         commands.choices[name].add_argument("--epochs", type=float, default=16)
         commands.choices[name].add_argument("--batch-size", type=int, default=64)
+    commands.choices["infogan"].add_argument("--real-weight", type=float, default=0.0,
+                                             help="weight of the real-data term on Q (infogan.real_code_loss; 0: none)")
     for name, command in commands.choices.items():
         if name != "classifier":  # minutes of training: a restart costs little
             command.add_argument("--checkpoint-every", type=int, default=500, metavar="STEPS",

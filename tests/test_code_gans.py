@@ -29,6 +29,47 @@ def test_information_loss_against_its_closed_forms():
     assert float(infogan.information_loss(logits, codes)) == pytest.approx(-math.log(0.6), rel=1e-5)
 
 
+def test_real_code_loss_against_its_closed_forms():
+    codes = jnp.arange(10)
+    # Q uniform on every image and its shifted copy: H(Q) = log K, H(mean Q) = log K, consistency log K
+    uniform = jnp.zeros((10, 10))
+    assert float(infogan.real_code_loss(uniform, uniform)) == pytest.approx(math.log(10), rel=1e-5)
+    # Q sure, each code used once, the shifted copies given the same codes: 0 − log K + 0
+    sure = 100.0 * jax.nn.one_hot(codes, 10)
+    assert float(infogan.real_code_loss(sure, sure)) == pytest.approx(-math.log(10), abs=1e-4)
+    # sure and consistent but every image given code 0: nothing is rewarded, 0 − 0 + 0
+    all_zero = 100.0 * jax.nn.one_hot(jnp.zeros(10, int), 10)
+    assert float(infogan.real_code_loss(all_zero, all_zero)) == pytest.approx(0.0, abs=1e-4)
+    # sure on x, but the shifted copy uniform: the consistency term is −log(1/K) = log K
+    assert float(infogan.real_code_loss(sure, uniform)) == pytest.approx(0.0, abs=1e-4)
+    # the target Q(c | x) is held fixed: only the shifted copy's logits get a consistency gradient
+    gradient = jax.grad(lambda logits: infogan.real_code_loss(sure, logits))(uniform)
+    assert float(jnp.abs(gradient).sum()) > 0
+
+
+def test_real_code_score_averages_the_loss_over_whole_batches():
+    _, d_state = infogan.make_infogan(jax.random.key(0))
+    images = np.asarray(_images(jax.random.key(1), 250))
+    score = infogan.real_code_score(d_state, images, jax.random.key(2), batch_size=100)  # two batches; 50 left out
+    keys = jax.random.split(jax.random.key(2), 2)
+    by_hand = np.mean([float(infogan._real_code_loss_on(d_state, images[start:start + 100], batch_key))
+                       for start, batch_key in zip((0, 100), keys)])
+    assert score == pytest.approx(by_hand, rel=1e-6)
+    assert -math.log(10) <= score <= 2 * math.log(10)  # an untrained Q is unsure: near log K, never below −log K
+
+
+def test_infogan_step_with_the_real_term_changes_only_d_and_q_by_it():
+    g_state, d_state = infogan.make_infogan(jax.random.key(0))
+    images = _images(jax.random.key(1), 64)
+    plain_d, plain_g, plain_metrics = infogan.train_step(d_state, g_state, images, jax.random.key(2))
+    real_d, real_g, real_metrics = infogan.train_step(d_state, g_state, images, jax.random.key(2), real_weight=1.0)
+    # the real-data term enters D's loss, starting near log K (Q near uniform), and moves D differently
+    assert float(plain_metrics["real_code_loss"]) == 0.0
+    assert 0.5 * math.log(10) < float(real_metrics["real_code_loss"]) < 1.5 * math.log(10)
+    assert _changed(plain_d, real_d)
+    assert float(real_metrics["information_loss"]) == pytest.approx(float(plain_metrics["information_loss"]), rel=1e-5)
+
+
 def test_infogan_step_updates_both_players_and_q_learns_the_code():
     g_state, d_state = infogan.make_infogan(jax.random.key(0))
     images = _images(jax.random.key(1), 64)
@@ -82,7 +123,8 @@ def test_train_command_writes_a_loadable_checkpoint(tmp_path, data_dir, model):
     from gan_lessons import pretrained, train
 
     out = tmp_path / f"{model}.ckpt"
-    result = train.main([model, "--epochs", "0.005", "--data-dir", str(data_dir), "--out", str(out)])
+    real_term = ["--real-weight", "1"] if model == "infogan" else []  # InfoGAN with the real-data term on Q
+    result = train.main([model, "--epochs", "0.005", "--data-dir", str(data_dir), "--out", str(out), *real_term])
     assert result["training_seconds"] >= 0
     if model == "infogan":  # scored on the 10,000 test digits; a few steps in, well short of a clustering
         assert 0.1 <= result["test_accuracy"] < 0.9 and 0 <= result["test_nmi"] <= 1
@@ -92,16 +134,19 @@ def test_train_command_writes_a_loadable_checkpoint(tmp_path, data_dir, model):
         del states["discriminator"]
     names = set(states)
     loaded, config = pretrained.load_players(out, states)
-    assert config["command"].endswith(f"--out {out}") and set(loaded) == set(names)
+    assert config["command"].endswith(f"--out {out} {' '.join(real_term)}".strip()) and set(loaded) == set(names)
+    assert config.get("real_weight", 0) == (1.0 if model == "infogan" else 0)
+    if model == "infogan":  # the label-free score stored for choosing among seeds, never below its floor −log K
+        assert -math.log(10) - 1e-3 <= config["train_real_code_loss"] <= 2 * math.log(10)
 
 
-@pytest.mark.parametrize("model", ["infogan", "clustergan"])
+@pytest.mark.parametrize("model", ["infogan", "infogan_real", "clustergan"])
 def test_shipped_clustering_gan_reproduces_its_recorded_scores(data_dir, model):
     from gan_lessons import clustering, data, pretrained
 
     players, config = pretrained.load_code_gan(model)
     images, labels = data.load_mnist("test", data_dir)
-    if model == "infogan":
+    if model.startswith("infogan"):
         clusters = infogan.predict_clusters(players["discriminator"], images)
     else:
         clusters = clustergan.predict_clusters(players["encoder"], images)

@@ -107,3 +107,27 @@ def test_gaussian_1d_samples_and_density():
     assert abs(samples.mean() - 3.0) < 0.01 and abs(samples.std() - 0.5) < 0.01
     grid = np.linspace(-2, 8, 10001)
     assert abs(np.sum(np.asarray(gaussian.density(grid))) * (grid[1] - grid[0]) - 1.0) < 1e-6
+
+
+def test_affine_warp_against_exact_cases():
+    images = np.random.default_rng(0).uniform(-1, 1, (2, 28, 28, 1)).astype(np.float32)
+    zeros, ones = np.zeros(2, np.float32), np.ones(2, np.float32)
+    # no turn, no scale, no move: the same images
+    np.testing.assert_allclose(data.affine_warp(images, zeros, ones, np.zeros((2, 2))), images, atol=1e-6)
+    # a quarter turn about the centre maps the pixel grid onto itself: clockwise as shown is np.rot90(k=−1)
+    quarter = data.affine_warp(images, np.full(2, np.pi / 2, np.float32), ones, np.zeros((2, 2)))
+    np.testing.assert_allclose(quarter, np.rot90(images, -1, axes=(1, 2)), atol=1e-5)
+    # one row down: row r of the output is row r − 1 of the input, and the new top row is background
+    moved = np.asarray(data.affine_warp(images, zeros, ones, np.array([[1.0, 0.0], [1.0, 0.0]])))
+    np.testing.assert_allclose(moved[:, 1:], images[:, :-1], atol=1e-6)
+    assert np.all(moved[:, 0] == -1.0)
+
+
+def test_random_affine_keeps_shape_range_and_key():
+    images = np.random.default_rng(1).uniform(-1, 1, (8, 28, 28, 1)).astype(np.float32)
+    altered = np.asarray(data.random_affine(jax.random.key(3), images))
+    assert altered.shape == images.shape and altered.min() >= -1 - 1e-6 and altered.max() <= 1 + 1e-6
+    np.testing.assert_array_equal(altered, np.asarray(data.random_affine(jax.random.key(3), images)))  # same seed
+    assert not np.allclose(altered, images)
+    # with every range at zero the copies are the images
+    np.testing.assert_allclose(data.random_affine(jax.random.key(4), images, 0.0, 0.0, 0.0), images, atol=1e-6)

@@ -29,6 +29,19 @@ def test_network_features_concatenate_pooled_layers():
     np.testing.assert_allclose(features.network_features(state, images[:1], grid=None), whole[:1], atol=1e-5)
 
 
+def test_network_features_keep_only_the_chosen_layers():
+    from gan_lessons import infogan
+
+    _, d_state = infogan.make_infogan(jax.random.key(0))
+    images = jax.random.uniform(jax.random.key(1), (5, 28, 28, 1), minval=-1, maxval=1)
+    every_layer = features.network_features(d_state, images)  # 4·4·32 + 4·4·64 + 128 (Q's hidden layer)
+    last = features.network_features(d_state, images, layers=(-1,))
+    assert every_layer.shape == (5, 4 * 4 * 32 + 4 * 4 * 64 + 128) and last.shape == (5, 128)
+    np.testing.assert_array_equal(last, every_layer[:, -128:])
+    first = features.network_features(d_state, images, layers=(0,))
+    np.testing.assert_array_equal(first, every_layer[:, :4 * 4 * 32])
+
+
 def test_balanced_subset_draws_equally_from_each_class():
     labels = np.repeat(np.arange(10), 30)
     chosen = features.balanced_subset(labels, 100, jax.random.key(0))
