@@ -184,6 +184,9 @@ def real_code_score(d_state: PlayerState, images, key, batch_size: int = 1000) -
     test labels; its floor is −log K, for Q sure, consistent and using every code equally in every batch.
     """
     check_images(images, "images")
+    if len(images) < batch_size:
+        raise ValueError(f"real_code_score needs at least one whole batch: {len(images)} images for batch_size="
+                         f"{batch_size}; pass more images or a smaller batch_size")
     starts = range(0, len(images) - batch_size + 1, batch_size)  # whole batches: H(E[Q]) depends on the size
     keys = jax.random.split(key, len(starts))
     return float(np.mean([_real_code_loss_on(d_state, images[start:start + batch_size], batch_key)

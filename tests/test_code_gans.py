@@ -56,6 +56,8 @@ def test_real_code_score_averages_the_loss_over_whole_batches():
                        for start, batch_key in zip((0, 100), keys)])
     assert score == pytest.approx(by_hand, rel=1e-6)
     assert -math.log(10) <= score <= 2 * math.log(10)  # an untrained Q is unsure: near log K, never below −log K
+    with pytest.raises(ValueError, match="at least one whole batch"):
+        infogan.real_code_score(d_state, images[:50], jax.random.key(3), batch_size=100)
 
 
 def test_infogan_step_with_the_real_term_changes_only_d_and_q_by_it():
