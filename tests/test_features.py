@@ -78,3 +78,18 @@ def test_probe_with_labels_repeats_over_draws_and_uses_everything_once():
     every = features.probe_with_labels(train_x, train_y, test_x, test_y, None)
     assert every.labels == 1000 and len(every.accuracies) == 1 and every.spread == 0.0
     assert every.mean > few.mean
+
+
+def test_choose_by_validation_finds_the_informative_features_from_training_labels_alone():
+    train_x, train_y, _, _ = _two_tasks()
+    noise = np.delete(train_x, 0, axis=1)  # the 19 features that say nothing about the class
+    sets = {"noise": noise, "signal": train_x}
+    # 20 labels per draw: 5-fold cross-validation inside each draw; the draws are probe_with_labels' draws
+    assert features.choose_by_validation(sets, train_y, 20, jax.random.key(0), draws=3) == ["signal"] * 3
+    assert [len(chosen) for chosen in features.labelled_draws(train_y, 20, jax.random.key(0), draws=3)] == [20] * 3
+    # every label, above the cross-validation limit: one held-out fifth decides
+    assert features.choose_by_validation(sets, train_y, None, largest_cross_validation=500) == ["signal"]
+    # equal scores: the set listed first wins
+    assert features.choose_by_validation({"first": noise, "second": noise.copy()}, train_y, None) == ["first"]
+    with pytest.raises(ValueError, match="pass key="):
+        features.choose_by_validation(sets, train_y, 20)
