@@ -195,40 +195,46 @@ def epoch_batches(key: jax.Array, arrays, batch_size: int):
     return stacked if len(stacked) > 1 else stacked[0]
 
 
-def affine_warp(images, angles, scales, offsets):
+def affine_warp(images, angles, scales, offsets, shears=None):
     """Rotate each image by ``angles`` (radians, clockwise as shown: rows run down), scale it by ``scales``
     and move it by ``offsets`` (pixels: rows down, columns right), about the image centre; bilinear,
-    background −1.
+    background −1. ``shears`` (optional) slants each image first: a pixel ``row`` rows below the centre moves
+    ``shear · row`` columns to the right, so a shear of 0.3 turns a vertical stroke into one leaning left.
 
-    Output pixel p (from the centre) reads the input at R(−θ)·p / s + centre − offset.
-    images (B, H, W, 1), angles (B,), scales (B,), offsets (B, 2) → (B, H, W, 1).
+    Output pixel p (from the centre) reads the input at R(−θ)·S(−shear)·p / s + centre − offset.
+    images (B, H, W, 1), angles (B,), scales (B,), offsets (B, 2), shears (B,) → (B, H, W, 1).
     """
     height, width = images.shape[1:3]
     rows, columns = jnp.meshgrid(jnp.arange(height) - (height - 1) / 2, jnp.arange(width) - (width - 1) / 2,
                                  indexing="ij")
 
-    def warp(image, angle, scale, offset):
+    def warp(image, angle, scale, offset, shear):
         cos, sin = jnp.cos(angle), jnp.sin(angle)
-        source_rows = (cos * rows - sin * columns) / scale + (height - 1) / 2 - offset[0]
-        source_columns = (sin * rows + cos * columns) / scale + (width - 1) / 2 - offset[1]
+        unslanted = columns if shear is None else columns - shear * rows  # (H, W)
+        source_rows = (cos * rows - sin * unslanted) / scale + (height - 1) / 2 - offset[0]
+        source_columns = (sin * rows + cos * unslanted) / scale + (width - 1) / 2 - offset[1]
         # map_coordinates fills outside the image with 0: shift the background (−1) to 0 and back
         moved = jax.scipy.ndimage.map_coordinates(image[..., 0] + 1.0, [source_rows, source_columns], order=1,
                                                   mode="constant", cval=0.0)
         return moved[..., None] - 1.0  # (H, W, 1)
 
-    return jax.vmap(warp)(images, angles, scales, offsets)
+    return jax.vmap(warp, in_axes=(0, 0, 0, 0, None if shears is None else 0))(images, angles, scales, offsets, shears)
 
 
-def random_affine(key: jax.Array, images, max_degrees: float = 15.0, max_scale: float = 0.1, max_shift: float = 2.0):
-    """Each image rotated by up to ±``max_degrees``, scaled by 1 ± ``max_scale`` and moved by up to
-    ±``max_shift`` pixels each way, all uniform and independent (``affine_warp``): a digit written a little
-    differently, which is still the same digit."""
+def random_affine(key: jax.Array, images, max_degrees: float = 15.0, max_scale: float = 0.1, max_shift: float = 2.0,
+                  max_shear: float = 0.0):
+    """Each image rotated by up to ±``max_degrees``, scaled by 1 ± ``max_scale``, moved by up to ±``max_shift``
+    pixels each way and, if ``max_shear`` > 0, slanted by a shear of up to ±``max_shear``, all uniform and
+    independent (``affine_warp``): a digit written a little differently, which is still the same digit."""
     angle_key, scale_key, offset_key = jax.random.split(key, 3)
     count = images.shape[0]
     angles = jnp.deg2rad(max_degrees) * jax.random.uniform(angle_key, (count,), minval=-1, maxval=1)
     scales = 1.0 + max_scale * jax.random.uniform(scale_key, (count,), minval=-1, maxval=1)
     offsets = max_shift * jax.random.uniform(offset_key, (count, 2), minval=-1, maxval=1)
-    return affine_warp(images, angles, scales, offsets)
+    shears = None  # no shear: the same draws and the same arithmetic as before shearing existed
+    if max_shear:
+        shears = max_shear * jax.random.uniform(jax.random.fold_in(key, 3), (count,), minval=-1, maxval=1)
+    return affine_warp(images, angles, scales, offsets, shears)
 
 
 def batches_for_steps(key: jax.Array, images, batch_size: int, steps: int):

@@ -90,7 +90,7 @@ def _categories(d_state: PlayerState) -> int:
     return nnx.merge(d_state.graphdef, d_state.params, d_state.batch_stats).categories
 
 
-def _d_step(d_state, g_state, images, key, information_weight, real_weight=0.0):
+def _d_step(d_state, g_state, images, key, information_weight, real_weight=0.0, shear=0.0):
     z, codes = sample_codes(key, images.shape[0], latent_dim(g_state), _categories(d_state))
     fake, _ = apply_model(g_state, g_state.params, g_state.batch_stats, (z, codes), train=True)
     fake = lax.stop_gradient(fake)  # D's loss must not reach G
@@ -102,7 +102,7 @@ def _d_step(d_state, g_state, images, key, information_weight, real_weight=0.0):
         loss = losses.d_loss(real_logits, fake_logits) + information_weight * information
         real_term = jnp.zeros(())
         if real_weight:  # a Python branch on a static setting: plain InfoGAN traces none of this
-            altered = data.random_affine(jax.random.fold_in(key, 1), images)  # ±15°, ×(1 ± 0.1), ±2 px
+            altered = data.random_affine(jax.random.fold_in(key, 1), images, max_shear=shear)  # ±15°, ×(1 ± 0.1), ±2 px
             (_, altered_code_logits), stats = apply_model(d_state, params, stats, altered, train=True)
             real_term = real_code_loss(real_code_logits, altered_code_logits)
             loss = loss + real_weight * real_term
@@ -126,23 +126,24 @@ def _g_step(g_state, d_state, batch_size, key, information_weight):
     return apply_gradients(g_state, grads, stats), {"g_loss": loss}
 
 
-@partial(jax.jit, static_argnames=("information_weight", "real_weight"))
+@partial(jax.jit, static_argnames=("information_weight", "real_weight", "shear"))
 def train_step(d_state: PlayerState, g_state: PlayerState, images, key, information_weight: float = 1.0,
-               real_weight: float = 0.0):
+               real_weight: float = 0.0, shear: float = 0.0):
     """One D-and-Q update on a real batch and as many fakes, then one G update; (d_state, g_state, metrics).
 
-    ``real_weight`` > 0 adds ``real_weight`` · ``real_code_loss`` to D's loss, T being ``data.random_affine``."""
+    ``real_weight`` > 0 adds ``real_weight`` · ``real_code_loss`` to D's loss, T being ``data.random_affine``
+    (with a slant of up to ±``shear`` besides, if ``shear`` > 0)."""
     d_key, g_key = jax.random.split(key)
-    d_state, d_metrics = _d_step(d_state, g_state, images, d_key, information_weight, real_weight)
+    d_state, d_metrics = _d_step(d_state, g_state, images, d_key, information_weight, real_weight, shear)
     g_state, g_metrics = _g_step(g_state, d_state, images.shape[0], g_key, information_weight)
     return d_state, g_state, {**d_metrics, **g_metrics}
 
 
 def train(d_state, g_state, images, key, steps: int, batch_size: int = 64, information_weight: float = 1.0,
-          real_weight: float = 0.0, progress=True, callback=None, callback_every: int = 0,
+          real_weight: float = 0.0, shear: float = 0.0, progress=True, callback=None, callback_every: int = 0,
           checkpointing: Checkpointing | None = None):
-    """``steps`` InfoGAN steps on shuffled batches of ``images`` (labels are never seen); ``real_weight`` as
-    in ``train_step``.
+    """``steps`` InfoGAN steps on shuffled batches of ``images`` (labels are never seen); ``real_weight`` and
+    ``shear`` as in ``train_step``.
 
     ``callback(step, d_state, g_state)`` runs every ``callback_every`` steps (to watch the clustering
     accuracy climb, say). Returns (d_state, g_state, metrics as numpy arrays). Guarded against
@@ -151,7 +152,10 @@ def train(d_state, g_state, images, key, steps: int, batch_size: int = 64, infor
     check_images(images, "images")
     data_key, train_key = jax.random.split(key)
     batches = data.batches_for_steps(data_key, images, batch_size, steps)
-    static = {"information_weight": information_weight, "real_weight": real_weight}
+    if shear and not real_weight:
+        raise ValueError(f"shear={shear} only changes the real-data term's altered copies T(x): pass real_weight > 0 "
+                         "too, or leave shear at 0")
+    static = {"information_weight": information_weight, "real_weight": real_weight, "shear": shear}
     states, metrics = run_steps(train_step, {"discriminator": d_state, "generator": g_state}, batches,
                                 jax.random.split(train_key, steps), static=static,
                                 description="InfoGAN", progress=progress, callback=callback,
@@ -169,16 +173,17 @@ def code_probabilities(d_state: PlayerState, images, batch_size: int = 1000) -> 
     return in_batches(partial(_code_probabilities, d_state), images, batch_size)
 
 
-@jax.jit
-def _real_code_loss_on(d_state: PlayerState, images, key):
+@partial(jax.jit, static_argnames=("shear",))
+def _real_code_loss_on(d_state: PlayerState, images, key, shear=0.0):
     (_, code_logits), _ = apply_model(d_state, d_state.params, d_state.batch_stats, images, train=False)
-    altered = data.random_affine(key, images)
+    altered = data.random_affine(key, images, max_shear=shear)
     (_, altered_code_logits), _ = apply_model(d_state, d_state.params, d_state.batch_stats, altered, train=False)
     return real_code_loss(code_logits, altered_code_logits)
 
 
-def real_code_score(d_state: PlayerState, images, key, batch_size: int = 1000) -> float:
+def real_code_score(d_state: PlayerState, images, key, batch_size: int = 1000, shear: float = 0.0) -> float:
     """The trained Q's ``real_code_loss`` on ``images``, averaged over batches of ``batch_size``: lower is better.
+    T as in training: pass the ``shear`` the run was trained with, so that runs of one command compare.
 
     It needs no labels, so it can choose among runs of the same command (seeds, say) without looking at the
     test labels; its floor is −log K, for Q sure, consistent and using every code equally in every batch.
@@ -189,7 +194,7 @@ def real_code_score(d_state: PlayerState, images, key, batch_size: int = 1000) -
                          f"{batch_size}; pass more images or a smaller batch_size")
     starts = range(0, len(images) - batch_size + 1, batch_size)  # whole batches: H(E[Q]) depends on the size
     keys = jax.random.split(key, len(starts))
-    return float(np.mean([_real_code_loss_on(d_state, images[start:start + batch_size], batch_key)
+    return float(np.mean([_real_code_loss_on(d_state, images[start:start + batch_size], batch_key, shear)
                           for start, batch_key in zip(starts, keys)]))
 
 

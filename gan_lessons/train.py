@@ -171,7 +171,7 @@ def _code_gan_command(args) -> dict:
     if args.model == "infogan":
         g_state, d_state = infogan.make_infogan(model_key)
         d_state, g_state, _ = infogan.train(d_state, g_state, images, train_key, steps, args.batch_size,
-                                            real_weight=args.real_weight,
+                                            real_weight=args.real_weight, shear=args.shear,
                                             checkpointing=_checkpointing(args))
         players = {"generator": g_state, "discriminator": d_state}
     else:
@@ -186,7 +186,7 @@ def _code_gan_command(args) -> dict:
     if args.model == "infogan":
         result.update(_clustering_scores(infogan.predict_clusters(d_state, test_images), test_labels))
         if args.real_weight:  # a label-free score of the run, to choose among seeds (chapter 09)
-            score = infogan.real_code_score(d_state, images, jax.random.key(1))
+            score = infogan.real_code_score(d_state, images, jax.random.key(1), shear=args.shear)
             result["train_real_code_loss"] = round(score, 4)
     elif args.model == "clustergan":
         result.update(_clustering_scores(clustergan.predict_clusters(e_state, test_images), test_labels))
@@ -254,6 +254,9 @@ def main(argv=None) -> dict:
         commands.choices[name].add_argument("--batch-size", type=int, default=64)
     commands.choices["infogan"].add_argument("--real-weight", type=float, default=0.0,
                                              help="weight of the real-data term on Q (infogan.real_code_loss; 0: none)")
+    commands.choices["infogan"].add_argument("--shear", type=float, default=0.0,
+                                             help="with --real-weight: the altered copies T(x) are also slanted by a "
+                                                  "shear of up to ± this (0: none)")
     for name, command in commands.choices.items():
         if name != "classifier":  # minutes of training: a restart costs little
             command.add_argument("--checkpoint-every", type=int, default=500, metavar="STEPS",

@@ -58,6 +58,11 @@ def test_real_code_score_averages_the_loss_over_whole_batches():
     assert -math.log(10) <= score <= 2 * math.log(10)  # an untrained Q is unsure: near log K, never below −log K
     with pytest.raises(ValueError, match="at least one whole batch"):
         infogan.real_code_score(d_state, images[:50], jax.random.key(3), batch_size=100)
+    # scored with the T a run was trained with: a shear changes the altered copies, so the score
+    slanted = infogan.real_code_score(d_state, images, jax.random.key(2), batch_size=100, shear=0.3)
+    slanted_by_hand = np.mean([float(infogan._real_code_loss_on(d_state, images[start:start + 100], batch_key, 0.3))
+                               for start, batch_key in zip((0, 100), keys)])
+    assert slanted == pytest.approx(slanted_by_hand, rel=1e-6) and slanted != score
 
 
 def test_infogan_step_with_the_real_term_changes_only_d_and_q_by_it():
@@ -70,6 +75,15 @@ def test_infogan_step_with_the_real_term_changes_only_d_and_q_by_it():
     assert 0.5 * math.log(10) < float(real_metrics["real_code_loss"]) < 1.5 * math.log(10)
     assert _changed(plain_d, real_d)
     assert float(real_metrics["information_loss"]) == pytest.approx(float(plain_metrics["information_loss"]), rel=1e-5)
+    # a shear in T changes the altered copies, so the real term and D's update; without the real term, nothing
+    slanted_d, _, slanted_metrics = infogan.train_step(d_state, g_state, images, jax.random.key(2), real_weight=1.0,
+                                                       shear=0.3)
+    assert _changed(real_d, slanted_d)
+    assert float(slanted_metrics["real_code_loss"]) != float(real_metrics["real_code_loss"])
+    unused_d, _, _ = infogan.train_step(d_state, g_state, images, jax.random.key(2), shear=0.3)
+    assert not _changed(plain_d, unused_d)
+    with pytest.raises(ValueError, match="pass real_weight > 0"):
+        infogan.train(d_state, g_state, np.asarray(images), jax.random.key(3), steps=1, shear=0.3, progress=False)
 
 
 def test_infogan_step_updates_both_players_and_q_learns_the_code():
@@ -125,7 +139,7 @@ def test_train_command_writes_a_loadable_checkpoint(tmp_path, data_dir, model):
     from gan_lessons import pretrained, train
 
     out = tmp_path / f"{model}.ckpt"
-    real_term = ["--real-weight", "1"] if model == "infogan" else []  # InfoGAN with the real-data term on Q
+    real_term = ["--real-weight", "1", "--shear", "0.3"] if model == "infogan" else []  # InfoGAN + real-data term
     result = train.main([model, "--epochs", "0.005", "--data-dir", str(data_dir), "--out", str(out), *real_term])
     assert result["training_seconds"] >= 0
     if model == "infogan":  # scored on the 10,000 test digits; a few steps in, well short of a clustering
@@ -137,7 +151,7 @@ def test_train_command_writes_a_loadable_checkpoint(tmp_path, data_dir, model):
     names = set(states)
     loaded, config = pretrained.load_players(out, states)
     assert config["command"].endswith(f"--out {out} {' '.join(real_term)}".strip()) and set(loaded) == set(names)
-    assert config.get("real_weight", 0) == (1.0 if model == "infogan" else 0)
+    assert config.get("real_weight", 0) == config.get("shear", 0) / 0.3 == (1.0 if model == "infogan" else 0)
     if model == "infogan":  # the label-free score stored for choosing among seeds, never below its floor −log K
         assert -math.log(10) - 1e-3 <= config["train_real_code_loss"] <= 2 * math.log(10)
 

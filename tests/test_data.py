@@ -121,6 +121,12 @@ def test_affine_warp_against_exact_cases():
     moved = np.asarray(data.affine_warp(images, zeros, ones, np.array([[1.0, 0.0], [1.0, 0.0]])))
     np.testing.assert_allclose(moved[:, 1:], images[:, :-1], atol=1e-6)
     assert np.all(moved[:, 0] == -1.0)
+    # a shear of 1 on a 5×5 image: the vertical stroke through the centre becomes the diagonal, row r − 2 rows
+    # below the centre moved r − 2 columns right
+    stroke = np.full((1, 5, 5, 1), -1.0, np.float32)
+    stroke[0, :, 2] = 1.0
+    slanted = data.affine_warp(stroke, np.zeros(1), np.ones(1), np.zeros((1, 2)), shears=np.ones(1))
+    np.testing.assert_allclose(slanted[0, ..., 0], np.where(np.eye(5), 1.0, -1.0), atol=1e-6)
 
 
 def test_random_affine_keeps_shape_range_and_key():
@@ -131,3 +137,8 @@ def test_random_affine_keeps_shape_range_and_key():
     assert not np.allclose(altered, images)
     # with every range at zero the copies are the images
     np.testing.assert_allclose(data.random_affine(jax.random.key(4), images, 0.0, 0.0, 0.0), images, atol=1e-6)
+    # a shear range adds a slant on top of the same turn, scale and move: only a shear-only call differs from none
+    slanted = np.asarray(data.random_affine(jax.random.key(3), images, max_shear=0.3))
+    assert not np.allclose(slanted, altered)
+    only_shear = data.random_affine(jax.random.key(4), images, 0.0, 0.0, 0.0, max_shear=0.3)
+    assert not np.allclose(only_shear, images) and np.asarray(only_shear).min() >= -1 - 1e-6
