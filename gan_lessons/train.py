@@ -6,7 +6,7 @@
     python -m gan_lessons.train conditional_dcgan --config cpu --dataset mnist
     python -m gan_lessons.train vae --dataset mnist
     python -m gan_lessons.train infogan --dataset mnist --seed 0
-    python -m gan_lessons.train infogan --real-weight 1 --epochs 8 --seed 1   # infogan_real_mnist
+    python -m gan_lessons.train infogan --real-weight 1 --shear 0.3 --epochs 8 --seed 0   # infogan_real_mnist
     python -m gan_lessons.train clustergan --dataset mnist
     python -m gan_lessons.train bigan --dataset mnist
 
