@@ -6,7 +6,7 @@
     python -m gan_lessons.train conditional_dcgan --config cpu --dataset mnist
     python -m gan_lessons.train vae --dataset mnist
     python -m gan_lessons.train infogan --dataset mnist --seed 0
-    python -m gan_lessons.train infogan --real-weight 1 --shear 0.3 --epochs 8 --seed 0   # infogan_real_mnist
+    python -m gan_lessons.train infogan --real-weight 1 --shear 0.3 --epochs 8 --seed 2   # infogan_real_mnist
     python -m gan_lessons.train clustergan --dataset mnist
     python -m gan_lessons.train bigan --dataset mnist
 
@@ -220,7 +220,8 @@ def _provenance(args) -> dict:
             "device": jax.devices()[0].device_kind}
 
 
-def main(argv=None) -> dict:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line's parser: every model, its options and their defaults."""
     parser = argparse.ArgumentParser(prog="python -m gan_lessons.train", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="model", required=True)
     for name in ("classifier", "dcgan", "conditional_dcgan", "vae", "infogan", "clustergan", "bigan"):
@@ -261,8 +262,12 @@ def main(argv=None) -> dict:
         if name != "classifier":  # minutes of training: a restart costs little
             command.add_argument("--checkpoint-every", type=int, default=500, metavar="STEPS",
                                  help="save progress every STEPS steps; the same command resumes from it")
+    return parser
+
+
+def main(argv=None) -> dict:
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     args.argv = argv  # stored with the checkpoint: the exact command that made it
     start = time.perf_counter()
     commands = {"classifier": _classifier_command, "dcgan": _dcgan_command,
