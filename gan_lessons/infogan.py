@@ -102,7 +102,8 @@ def _d_step(d_state, g_state, images, key, information_weight, real_weight=0.0, 
         loss = losses.d_loss(real_logits, fake_logits) + information_weight * information
         real_term = jnp.zeros(())
         if real_weight:  # a Python branch on a static setting: plain InfoGAN traces none of this
-            altered = data.random_affine(jax.random.fold_in(key, 1), images, max_shear=shear)  # ±15°, ×(1 ± 0.1), ±2 px
+            # T: ±15°, ×(1 ± 0.1), ±2 px, and a slant of up to ±shear
+            altered = data.random_affine(jax.random.fold_in(key, 1), images, max_shear=shear)
             (_, altered_code_logits), stats = apply_model(d_state, params, stats, altered, train=True)
             real_term = real_code_loss(real_code_logits, altered_code_logits)
             loss = loss + real_weight * real_term
@@ -150,11 +151,11 @@ def train(d_state, g_state, images, key, steps: int, batch_size: int = 64, infor
     divergence, with optional checkpoints to resume from (``running.run_steps``).
     """
     check_images(images, "images")
-    data_key, train_key = jax.random.split(key)
-    batches = data.batches_for_steps(data_key, images, batch_size, steps)
-    if shear and not real_weight:
+    if shear and not real_weight:  # checked before any batch is built
         raise ValueError(f"shear={shear} only changes the real-data term's altered copies T(x): pass real_weight > 0 "
                          "too, or leave shear at 0")
+    data_key, train_key = jax.random.split(key)
+    batches = data.batches_for_steps(data_key, images, batch_size, steps)
     static = {"information_weight": information_weight, "real_weight": real_weight, "shear": shear}
     states, metrics = run_steps(train_step, {"discriminator": d_state, "generator": g_state}, batches,
                                 jax.random.split(train_key, steps), static=static,
