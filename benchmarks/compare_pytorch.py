@@ -9,8 +9,16 @@ a benchmark-only dependency:
 
 FLOP efficiency: the FLOPs of one jitted training step come from XLA's own cost analysis of the compiled
 program; achieved FLOP/s = FLOPs per step × steps per second. The peak is cores × clock × FLOPs per cycle per
-core, where FLOPs per cycle = 2 (a fused multiply-add) × float32 lanes per vector (16 with AVX-512, 8 with
-AVX2) × vector FMA units per core (``--fma-units``, 2 on most Xeon Gold/Platinum, 1 on some Silver parts).
+core, where FLOPs per cycle = 2 (a fused multiply-add) × float32 lanes per FMA unit × FMA units per core:
+16 lanes × 2 units on Xeon Gold/Platinum (two 512-bit FMA units), 8 lanes × 2 units on AMD Zen 4 (it runs
+AVX-512 on two 256-bit units) and on AVX2-only CPUs; ``--lanes``/``--fma-units`` override the guess. The
+clock is the nominal one from /proc/cpuinfo; a CPU boosting above it can beat that "peak", so the script
+also times a 2048 × 2048 float32 matrix product with ``jnp.dot`` and divides by whichever of the two is
+larger.
+
+The library's compiler settings against XLA's defaults: the same jitted step compiled with ``compiling.jit``
+(convolutions left to XLA's Eigen kernels rather than YNNPACK) and with plain ``jax.jit``, each timed in a
+fresh process of its own, alternately: in one process, the YNNPACK program's worker threads slow the other.
 """
 
 from __future__ import annotations
@@ -19,9 +27,12 @@ import argparse
 import os
 import platform
 import re
+import subprocess
+import sys
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 import torch
@@ -30,7 +41,7 @@ from torch_reference import make_torch_dcgan, make_torch_mlp_gan
 from training_speed import BATCH, dcgan_states, time_training  # the JAX side, as benchmarks/training_speed.py
 
 from gan_lessons import data, training
-from gan_lessons.models import CPU, PAPER, MLPDiscriminator, MLPGenerator
+from gan_lessons.models import CONFIGS, CPU, PAPER, MLPDiscriminator, MLPGenerator
 
 
 def time_torch(gan, batches, repeats):
@@ -46,16 +57,77 @@ def time_torch(gan, batches, repeats):
     return len(batches) * BATCH / best
 
 
-def cpu_peak_flops(fma_units: int) -> tuple[float, str]:
+def vector_unit(info: str) -> tuple[int, int]:
+    """(float32 lanes per FMA unit, FMA units per core), guessed from /proc/cpuinfo's text."""
+    zen4_or_later = "AuthenticAMD" in info and int((re.search(r"cpu family\s*:\s*(\d+)", info) or [0, 0])[1]) >= 25
+    if " avx512f" in info and not zen4_or_later:
+        return 16, 2
+    return (8, 2) if " avx2" in info else (4, 2)
+
+
+def cpu_peak_flops(lanes: int | None, fma_units: int | None) -> tuple[float, str]:
     """cores × clock × 2 × lanes × FMA units, from /proc/cpuinfo; and the sum written out."""
     info = open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""
-    lanes = 16 if " avx512f" in info else 8 if " avx2" in info else 4
+    guessed_lanes, guessed_units = vector_unit(info)
+    lanes, fma_units = lanes or guessed_lanes, fma_units or guessed_units
     found = re.search(r"@ ([0-9.]+)GHz", info) or re.search(r"cpu MHz\s*:\s*([0-9.]+)", info)
     gigahertz = float(found.group(1)) if found else float("nan")
     gigahertz = gigahertz / 1000 if gigahertz > 100 else gigahertz  # "cpu MHz" gives MHz
     cores = os.cpu_count()
     peak = cores * gigahertz * 1e9 * 2 * lanes * fma_units
     return peak, f"{cores} cores × {gigahertz:.2f} GHz × 2 (FMA) × {lanes} float32 lanes × {fma_units} FMA units"
+
+
+def matmul_flops_per_second(size: int = 2048, repeats: int = 10) -> float:
+    """FLOP/s of a float32 (size × size) matrix product in JAX: what this CPU reaches on the friendliest work."""
+    a = jax.random.normal(jax.random.key(0), (size, size))
+    product = jax.jit(jnp.dot)
+    jax.block_until_ready(product(a, a))
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            out = product(a, a)
+        jax.block_until_ready(out)
+        best = min(best, (time.perf_counter() - start) / repeats)
+    return 2 * size ** 3 / best
+
+
+def time_bare_steps(step, d_state, g_state, batches, repeats) -> float:
+    """images/s of a jitted training step called in a plain loop, best of ``repeats``, after a compiling call."""
+    keys = jax.random.split(jax.random.key(1), len(batches))
+    jax.block_until_ready(step(d_state, g_state, batches[0], keys[0]))
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        d, g = d_state, g_state
+        for batch, key in zip(batches, keys):
+            d, g, _ = step(d, g, batch, key)
+        jax.block_until_ready(g.params)
+        best = min(best, time.perf_counter() - start)
+    return len(batches) * BATCH / best
+
+
+def bare_step_rate(config_name: str, settings: str, steps: int, repeats: int) -> float:
+    """images/s of the bare step of one DCGAN configuration, compiled with the library's settings or XLA's."""
+    step = (training.train_step if settings == "library"
+            else jax.jit(training._train_step, static_argnames=("objective",)))
+    images, _ = data.load_mnist("train")
+    batches = data.epoch_batches(jax.random.key(0), images, BATCH)[:steps]
+    d_state, g_state = dcgan_states(CONFIGS[config_name], fast_gradient=True)
+    return time_bare_steps(step, d_state, g_state, batches, repeats)
+
+
+def compare_settings(config_name: str, steps: int, repeats: int, rounds: int = 2) -> tuple[float, float]:
+    """(library, XLA defaults) images/s: the best of ``rounds`` fresh processes each, run alternately."""
+    rates = {"library": [], "stock": []}
+    for _ in range(rounds):
+        for settings in rates:
+            command = [sys.executable, __file__, "--bare-step", config_name, settings, "--steps", str(steps),
+                       "--repeats", str(repeats)]
+            output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+            rates[settings].append(float(output.split()[-1]))
+    return max(rates["library"]), max(rates["stock"])
 
 
 def step_flops(d_state, g_state, batch) -> float:
@@ -79,9 +151,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=30, help="timed steps per run for the paper DCGAN")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--fma-units", type=int, default=2, help="vector FMA units per core, for the peak")
+    parser.add_argument("--lanes", type=int, help="float32 lanes per FMA unit, for the peak (default: guessed)")
+    parser.add_argument("--fma-units", type=int, help="vector FMA units per core, for the peak (default: guessed)")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--bare-step", nargs=2, metavar=("CONFIG", "SETTINGS"),
+                        help="only print the images/s of one bare step (used by the script itself)")
     args = parser.parse_args()
+    if args.bare_step:
+        print(bare_step_rate(*args.bare_step, args.steps, args.repeats))
+        return
     steps = 6 if args.quick else args.steps
     torch.manual_seed(0)
     print(f"jax {jax.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
@@ -97,6 +175,7 @@ def main():
         d_state, g_state = dcgan_states(config, fast_gradient=True)
         jax_rates[name], _ = time_training(d_state, g_state, jax_batches[:case_steps], "loop", args.repeats)
         flops[name] = step_flops(d_state, g_state, jax_batches[0])
+    settings = {name: compare_settings(config.name, case_steps, args.repeats) for name, config, case_steps in cases}
     jax_rates["MLP GAN"] = jax_mlp_rate(toy, args.repeats)
     torch_rates = {}
     for name, config, case_steps in cases:
@@ -109,8 +188,17 @@ def main():
     for name, jax_rate in jax_rates.items():
         print(f"{name:12s} {jax_rate:14.1f} {torch_rates[name]:18.1f} {jax_rate / torch_rates[name]:14.2f}x")
 
-    peak, formula = cpu_peak_flops(args.fma_units)
-    print(f"\nFLOP efficiency of the JAX step (XLA cost analysis), peak = {formula} = {peak / 1e9:.0f} GFLOP/s")
+    print("\nthe bare jitted step (no divergence guard), each in fresh processes: the library's compiler settings "
+          "against XLA's defaults")
+    for name, (library, stock) in settings.items():
+        print(f"{name:12s} library {library:8.1f} images/s, XLA defaults {stock:8.1f} images/s: {library / stock:.2f}x")
+
+    formula_peak, formula = cpu_peak_flops(args.lanes, args.fma_units)
+    measured = matmul_flops_per_second()
+    peak = max(formula_peak, measured)
+    print(f"\nFLOP efficiency of the JAX step (XLA cost analysis).\n  peak by formula: {formula} = "
+          f"{formula_peak / 1e9:.0f} GFLOP/s\n  a 2048 x 2048 float32 matmul measured {measured / 1e9:.0f} GFLOP/s\n"
+          f"  share of the larger, {peak / 1e9:.0f} GFLOP/s:")
     for name, step in flops.items():
         achieved = step * jax_rates[name] / BATCH
         print(f"{name:12s} {step / 1e9:6.2f} GFLOP per step of {BATCH}, {achieved / 1e9:6.1f} GFLOP/s achieved = "

@@ -22,6 +22,7 @@ from jax import lax
 
 from gan_lessons import data, losses
 from gan_lessons.checks import check_images
+from gan_lessons.compiling import jit
 from gan_lessons.infogan import INFOGAN
 from gan_lessons.models import DCGANConfig, DCGANGenerator, JointDiscriminator, LatentEncoder
 from gan_lessons.running import Checkpointing, run_steps
@@ -80,7 +81,7 @@ def _generator_encoder_step(g_state, e_state, d_state, images, key):
     return apply_gradients(g_state, g_grads, g_stats), apply_gradients(e_state, e_grads, e_stats), {"g_loss": loss}
 
 
-@jax.jit
+@jit
 def train_step(d_state: PlayerState, g_state: PlayerState, e_state: PlayerState, images, key):
     """One D update on (x, E(x)) against (G(z), z), then one joint update of G and E."""
     d_key, g_key = jax.random.split(key)
@@ -101,7 +102,7 @@ def train(d_state, g_state, e_state, images, key, steps: int, batch_size: int = 
     return states["discriminator"], states["generator"], states["encoder"], metrics
 
 
-@jax.jit
+@jit
 def _encode(e_state: PlayerState, images):
     return apply_model(e_state, e_state.params, e_state.batch_stats, images, train=False)[0][1]
 

@@ -17,6 +17,7 @@ import optax
 from flax import nnx
 
 from gan_lessons.checks import check_images, check_labels
+from gan_lessons.compiling import jit
 from gan_lessons.data import epoch_batches
 from gan_lessons.running import run_steps
 from gan_lessons.training import PlayerState, apply_gradients
@@ -85,7 +86,7 @@ def random_shift(key, images, max_shift: int = 2):
     return jax.vmap(crop)(padded, offsets)  # (B, 28, 28, 1)
 
 
-@jax.jit
+@jit
 def classifier_step(state: PlayerState, images, labels, key=None):
     """One Adam step on the cross-entropy; with a ``key``, on randomly shifted images. Returns (state, loss)."""
     if key is not None:
@@ -94,7 +95,7 @@ def classifier_step(state: PlayerState, images, labels, key=None):
     return apply_gradients(state, grads, state.batch_stats), loss
 
 
-@partial(jax.jit, static_argnames=("augment",))
+@partial(jit, static_argnames=("augment",))
 def _training_step(state: PlayerState, images, labels, key, augment: bool = True):
     """``classifier_step`` in the form ``running.run_steps`` guards: (new state, metrics)."""
     state, loss = classifier_step(state, images, labels, key if augment else None)
@@ -123,7 +124,7 @@ def train_classifier(state: PlayerState, images, labels, key, epochs: int = 3, b
     return state, np.concatenate(losses)
 
 
-@partial(jax.jit, static_argnames=("what",))
+@partial(jit, static_argnames=("what",))
 def _apply(state: PlayerState, images, what: str):
     model = nnx.merge(state.graphdef, state.params, state.batch_stats)
     return model.features(images) if what == "features" else jax.nn.softmax(model(images))

@@ -27,6 +27,7 @@ from jax import lax
 
 from gan_lessons import data, losses
 from gan_lessons.checks import check_images
+from gan_lessons.compiling import jit
 from gan_lessons.infogan import INFOGAN, information_loss
 from gan_lessons.models import ConditionalDCGANGenerator, DCGANConfig, DCGANDiscriminator, LatentEncoder
 from gan_lessons.running import Checkpointing, run_steps
@@ -103,7 +104,7 @@ def _generator_encoder_step(g_state, e_state, d_state, batch_size, key):
     return apply_gradients(g_state, g_grads, g_stats), apply_gradients(e_state, e_grads, e_stats), metrics
 
 
-@jax.jit
+@jit
 def train_step(d_state: PlayerState, g_state: PlayerState, e_state: PlayerState, images, key):
     """One D update, then one joint update of G and E (each applied to its own state)."""
     d_key, g_key = jax.random.split(key)
@@ -126,7 +127,7 @@ def train(d_state, g_state, e_state, images, key, steps: int, batch_size: int = 
     return states["discriminator"], states["generator"], states["encoder"], metrics
 
 
-@jax.jit
+@jit
 def _encode(e_state: PlayerState, images):
     cluster_logits, noise = apply_model(e_state, e_state.params, e_state.batch_stats, images, train=False)[0]
     return jax.nn.softmax(cluster_logits), noise

@@ -20,6 +20,7 @@ from jax import lax
 
 from gan_lessons import data, losses
 from gan_lessons.checks import check_images, check_labels, check_latent
+from gan_lessons.compiling import jit
 from gan_lessons.running import Checkpointing, run_steps
 from gan_lessons.training import PlayerState, apply_gradients, apply_model, latent_dim, r1_penalty, sample_latent
 
@@ -55,7 +56,7 @@ def _g_step(g_state, d_state, labels, key):
     return apply_gradients(g_state, grads, stats), {"g_loss": loss}
 
 
-@partial(jax.jit, static_argnames=("r1_weight",))
+@partial(jit, static_argnames=("r1_weight",))
 def train_step(d_state: PlayerState, g_state: PlayerState, images, labels, key, r1_weight: float = 0.0):
     """One D update on (images, labels) and as many fakes of the same labels, then one G update.
 
@@ -101,7 +102,7 @@ def generate(g_state: PlayerState, z: jax.Array, labels: jax.Array) -> jax.Array
     return _generate(g_state, z, labels)
 
 
-@jax.jit
+@jit
 def _generate(g_state: PlayerState, z: jax.Array, labels: jax.Array) -> jax.Array:
     return apply_model(g_state, g_state.params, g_state.batch_stats, (z, labels), train=False)[0]
 

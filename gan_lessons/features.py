@@ -24,6 +24,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from gan_lessons.compiling import jit
 from gan_lessons.training import PlayerState, in_batches
 
 
@@ -44,7 +45,7 @@ def pooled(activation, grid: int = 4):
 def _extractor(state: PlayerState, grid: int | None, layers: tuple[int, ...] | None = None):
     model = state.model(train=False)  # evaluation mode: each image's features depend on it alone
 
-    @jax.jit
+    @jit
     def extract(images):
         parts = []
         activations = model.features(images)

@@ -30,6 +30,7 @@ from jax import lax
 
 from gan_lessons import data, losses
 from gan_lessons.checks import check_images
+from gan_lessons.compiling import jit
 from gan_lessons.models import CPU, ConditionalDCGANGenerator, DCGANConfig, InfoGANDiscriminator
 from gan_lessons.running import Checkpointing, run_steps
 from gan_lessons.training import PlayerState, adam, apply_gradients, apply_model, in_batches, latent_dim, sample_latent
@@ -127,7 +128,7 @@ def _g_step(g_state, d_state, batch_size, key, information_weight):
     return apply_gradients(g_state, grads, stats), {"g_loss": loss}
 
 
-@partial(jax.jit, static_argnames=("information_weight", "real_weight", "shear"))
+@partial(jit, static_argnames=("information_weight", "real_weight", "shear"))
 def train_step(d_state: PlayerState, g_state: PlayerState, images, key, information_weight: float = 1.0,
                real_weight: float = 0.0, shear: float = 0.0):
     """One D-and-Q update on a real batch and as many fakes, then one G update; (d_state, g_state, metrics).
@@ -164,7 +165,7 @@ def train(d_state, g_state, images, key, steps: int, batch_size: int = 64, infor
     return states["discriminator"], states["generator"], metrics
 
 
-@jax.jit
+@jit
 def _code_probabilities(d_state: PlayerState, images):
     return jax.nn.softmax(apply_model(d_state, d_state.params, d_state.batch_stats, images, train=False)[0][1])
 
@@ -174,7 +175,7 @@ def code_probabilities(d_state: PlayerState, images, batch_size: int = 1000) -> 
     return in_batches(partial(_code_probabilities, d_state), images, batch_size)
 
 
-@partial(jax.jit, static_argnames=("shear",))
+@partial(jit, static_argnames=("shear",))
 def _real_code_loss_on(d_state: PlayerState, images, key, shear=0.0):
     (_, code_logits), _ = apply_model(d_state, d_state.params, d_state.batch_stats, images, train=False)
     altered = data.random_affine(key, images, max_shear=shear)

@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from gan_lessons.compiling import jit
 from gan_lessons.training import PlayerState, adam, apply_model
 
 
@@ -87,7 +88,7 @@ def _inversion_loss(z, g_state, images, labels, prior_weight):
     return jnp.sum(_per_image_error(g_state, z, images, labels) + prior_weight * jnp.mean(z ** 2, axis=1))
 
 
-@partial(jax.jit, static_argnames=("optimizer",))
+@partial(jit, static_argnames=("optimizer",))
 def _inversion_step(z, optimizer_state, g_state, images, labels, prior_weight, optimizer):
     gradient = jax.grad(_inversion_loss)(z, g_state, images, labels, prior_weight)
     updates, optimizer_state = optimizer.update(gradient, optimizer_state)

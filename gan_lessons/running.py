@@ -30,6 +30,7 @@ import numpy as np
 from jax import lax
 
 from gan_lessons.checkpoint import CheckpointError, load_checkpoint, read_checkpoint_config, save_checkpoint
+from gan_lessons.compiling import jit
 
 PROGRESS_FORMAT = "gan_lessons-progress/1"
 
@@ -96,13 +97,13 @@ def _guarded(step, static, states, healthy, first_bad, batch, key, index):
     return states, keep, first_bad, metrics, finite
 
 
-@partial(jax.jit, static_argnames=("step", "static"))
+@partial(jit, static_argnames=("step", "static"))
 def guarded_step(step, static, states, healthy, first_bad, batch, key, index):
     """``_guarded`` compiled: the Python-loop runner (fastest for convolutional models on CPU)."""
     return _guarded(step, static, states, healthy, first_bad, batch, key, index)
 
 
-@partial(jax.jit, static_argnames=("step", "static"))
+@partial(jit, static_argnames=("step", "static"))
 def guarded_scan(step, static, states, healthy, first_bad, batches, keys, indices):
     """``_guarded`` over a chunk of steps fused by ``lax.scan`` (fastest for dense models)."""
     def body(carry, inputs):

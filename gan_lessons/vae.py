@@ -22,6 +22,7 @@ from flax import nnx
 
 from gan_lessons import data
 from gan_lessons.checks import check_images
+from gan_lessons.compiling import jit
 from gan_lessons.models import CONFIGS, DCGANConfig, DCGANGenerator, leaky_relu
 from gan_lessons.running import Checkpointing, run_steps
 from gan_lessons.training import PlayerState, adam, apply_gradients, apply_model, latent_dim
@@ -103,7 +104,7 @@ def elbo_terms(state: PlayerState, params, binary_images, key):
     return reconstruction - kl, reconstruction, kl
 
 
-@jax.jit
+@jit
 def train_step(state: PlayerState, images, key):
     """One Adam step on −mean ELBO of a freshly binarised batch; returns (state, metrics)."""
     binary_key, noise_key = jax.random.split(key)
@@ -129,7 +130,7 @@ def train(state: PlayerState, images, key, steps: int, batch_size: int = 64, pro
     return states["VAE"], metrics
 
 
-@jax.jit
+@jit
 def _elbo_batch(state, binary_images, key):
     return elbo_terms(state, state.params, binary_images, key)
 
@@ -143,7 +144,7 @@ def evaluate_elbo(state: PlayerState, binary_images, key, batch_size: int = 1000
     return {"elbo": elbo, "reconstruction": reconstruction, "kl": kl}
 
 
-@partial(jax.jit, static_argnames=("samples",))
+@partial(jit, static_argnames=("samples",))
 def importance_weighted_bound(state: PlayerState, binary_images, key, samples: int = 64):
     """log p(x) ≥ log (1/K) Σ_k p(x|z_k) p(z_k) / q(z_k|x),  z_k ~ q(z|x)  (Burda et al. 2016), per example.
 
@@ -164,14 +165,14 @@ def _log_normal(value, mean, log_variance):
     return -0.5 * jnp.sum(jnp.log(2 * jnp.pi) + log_variance + (value - mean) ** 2 / jnp.exp(log_variance), axis=-1)
 
 
-@jax.jit
+@jit
 def decode(state: PlayerState, z):
     """The decoder's mean image, 2 σ(logits) − 1, in the course's [−1, 1] convention: (B, 28, 28, 1)."""
     model = nnx.merge(state.graphdef, state.params, state.batch_stats)
     return 2.0 * jax.nn.sigmoid(model.decoder(z)) - 1.0
 
 
-@jax.jit
+@jit
 def encode(state: PlayerState, images):
     """q(z|x)'s mean μ(x) for images in [−1, 1]: (B, latent_dim)."""
     model = nnx.merge(state.graphdef, state.params, state.batch_stats)

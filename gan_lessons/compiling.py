@@ -1,0 +1,66 @@
+"""``jit``: ``jax.jit`` with the XLA:CPU setting this course measured to be faster for its models.
+
+XLA:CPU in jax 0.10 hands three kinds of operation to the YNNPACK library by default: matrix products,
+reductions and convolutions. For the course's small convolutions, and their weight gradients above all,
+XLA's older Eigen kernels are faster on a CPU. ``benchmarks/compare_pytorch.py`` times the same DCGAN step
+compiled both ways in one run, and the profile of the step shows where the difference lies: a transposed
+convolution's weight gradient took about 7.5 ms of a 54 ms step under YNNPACK.
+
+So ``jit`` compiles with YNNPACK kept for products and reductions and convolutions left to Eigen. It is
+plain ``jax.jit`` on a GPU or TPU, and on a jax older than 0.10, whose XLA lacks the setting. The choice is
+made at the first call, not at import, so importing the library never starts a JAX backend: chapter 11 must
+choose the number of CPU devices before that happens.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+
+# The default list (products, convolutions, reductions) without convolutions.
+CPU_COMPILER_OPTIONS = {
+    "xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,LIBRARY_FUSION_TYPE_REDUCE",
+}
+
+
+def compiler_options() -> dict:
+    """The options ``jit`` compiles with here: ``CPU_COMPILER_OPTIONS`` on a CPU with jax ≥ 0.10, else none."""
+    if jax.default_backend() != "cpu" or jax.__version_info__ < (0, 10):
+        return {}
+    return dict(CPU_COMPILER_OPTIONS)
+
+
+class _Jitted:
+    """A function compiled by ``jax.jit`` at its first call, with ``compiler_options()``.
+
+    Called inside another jitted function (its arguments are tracers) it is a plain ``jax.jit``: JAX takes
+    compiler options only at the top level, where the outer function's options apply to the whole program.
+    """
+
+    def __init__(self, function, jit_arguments):
+        functools.update_wrapper(self, function)
+        self._function, self._jit_arguments, self._jitted = function, jit_arguments, None
+        self._nested = jax.jit(function, **jit_arguments)
+
+    def _compiled(self):
+        if self._jitted is None:
+            self._jitted = jax.jit(self._function, compiler_options=compiler_options() or None,
+                                   **self._jit_arguments)
+        return self._jitted
+
+    def __call__(self, *args, **kwargs):
+        if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves((args, kwargs))):
+            return self._nested(*args, **kwargs)
+        return self._compiled()(*args, **kwargs)
+
+    def lower(self, *args, **kwargs):
+        return self._compiled().lower(*args, **kwargs)
+
+
+def jit(function=None, **jit_arguments):
+    """``jax.jit`` (same arguments) with this module's compiler options; use as ``@jit`` or
+    ``@partial(jit, static_argnames=...)``."""
+    if function is None:
+        return functools.partial(jit, **jit_arguments)
+    return _Jitted(function, jit_arguments)

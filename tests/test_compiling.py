@@ -1,0 +1,51 @@
+"""compiling.jit: jax.jit with convolutions left to XLA's Eigen kernels on a CPU."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from gan_lessons import compiling
+
+
+def convolution_loss_gradient(x, kernel):
+    """The weight gradient of a strided convolution: the operation YNNPACK ran slowest in the DCGAN step."""
+    def loss(kernel):
+        y = lax.conv_general_dilated(x, kernel, (2, 2), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        return jnp.sum(jnp.sin(y))
+    return jax.grad(loss)(kernel)
+
+
+def _inputs():
+    x = jax.random.normal(jax.random.key(0), (64, 14, 14, 16))  # the cpu D's second layer, batch 64
+    kernel = 0.1 * jax.random.normal(jax.random.key(1), (4, 4, 16, 32))
+    return x, kernel
+
+
+def test_on_cpu_the_options_keep_convolutions_away_from_ynnpack():
+    assert jax.default_backend() == "cpu" and compiling.compiler_options() == compiling.CPU_COMPILER_OPTIONS
+    x, kernel = _inputs()
+    stock = jax.jit(convolution_loss_gradient).lower(x, kernel).compile().as_text()
+    library = compiling.jit(convolution_loss_gradient).lower(x, kernel).compile().as_text()
+    assert "__ynn_fusion" in stock  # XLA's default: the convolutions go to YNNPACK
+    assert "__ynn_fusion" not in library and "convolution(" in library
+
+
+def test_same_numbers_as_plain_jit_and_usable_inside_another_jit():
+    x, kernel = _inputs()
+    expected = jax.jit(convolution_loss_gradient)(x, kernel)
+    fast = compiling.jit(convolution_loss_gradient)
+    # each entry sums 64·7·7 products: Eigen and YNNPACK add them in different orders (float32 rounding)
+    np.testing.assert_allclose(fast(x, kernel), expected, rtol=1e-4, atol=1e-4)
+    # nested: JAX accepts compiler options only at the top level, so inside jit it is a plain jit
+    np.testing.assert_allclose(jax.jit(lambda a, b: fast(a, b))(x, kernel), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_static_arguments_and_the_function_name_pass_through():
+    @compiling.jit
+    def named(x):
+        return x + 1
+
+    scaled = compiling.jit(lambda x, factor: x * factor, static_argnames=("factor",))
+    assert named.__name__ == "named" and float(named(1.0)) == 2.0
+    assert float(scaled(2.0, factor=3)) == 6.0
