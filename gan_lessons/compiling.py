@@ -3,8 +3,8 @@
 XLA:CPU in jax 0.10 hands three kinds of operation to the YNNPACK library by default: matrix products,
 reductions and convolutions. For the course's small convolutions, and their weight gradients above all,
 XLA's older Eigen kernels are faster on a CPU. ``benchmarks/compare_pytorch.py`` times the same DCGAN step
-compiled both ways in one run, and the profile of the step shows where the difference lies: a transposed
-convolution's weight gradient took about 7.5 ms of a 54 ms step under YNNPACK.
+compiled both ways, each in fresh processes; a profile of the step shows where the difference lies: under
+YNNPACK, one transposed convolution's weight gradient took about 7.5 ms of a 54 ms step.
 
 So ``jit`` compiles with YNNPACK kept for products and reductions and convolutions left to Eigen. It is
 plain ``jax.jit`` on a GPU or TPU, and on a jax older than 0.10, whose XLA lacks the setting. The choice is
