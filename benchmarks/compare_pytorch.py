@@ -59,8 +59,9 @@ def time_torch(gan, batches, repeats):
 
 def vector_unit(info: str) -> tuple[int, int]:
     """(float32 lanes per FMA unit, FMA units per core), guessed from /proc/cpuinfo's text."""
-    zen4_or_later = "AuthenticAMD" in info and int((re.search(r"cpu family\s*:\s*(\d+)", info) or [0, 0])[1]) >= 25
-    if " avx512f" in info and not zen4_or_later:
+    # AMD family 25 (Zen 3, Zen 4) splits a 512-bit FMA over two 256-bit halves; Zen 5 (26) does not
+    zen4 = "AuthenticAMD" in info and int((re.search(r"cpu family\s*:\s*(\d+)", info) or [0, 0])[1]) == 25
+    if " avx512f" in info and not zen4:
         return 16, 2
     return (8, 2) if " avx2" in info else (4, 2)
 
