@@ -38,7 +38,9 @@ import optax
 import torch
 from flax import nnx
 from torch_reference import make_torch_dcgan, make_torch_mlp_gan
-from training_speed import BATCH, dcgan_states, time_training  # the JAX side, as benchmarks/training_speed.py
+
+# the JAX side, as benchmarks/training_speed.py
+from training_speed import BATCH, dcgan_states, time_bare_step, time_training
 
 from gan_lessons import data, training
 from gan_lessons.models import CONFIGS, CPU, PAPER, MLPDiscriminator, MLPGenerator
@@ -94,21 +96,6 @@ def matmul_flops_per_second(size: int = 2048, repeats: int = 10) -> float:
     return 2 * size ** 3 / best
 
 
-def time_bare_steps(step, d_state, g_state, batches, repeats) -> float:
-    """images/s of a jitted training step called in a plain loop, best of ``repeats``, after a compiling call."""
-    keys = jax.random.split(jax.random.key(1), len(batches))
-    jax.block_until_ready(step(d_state, g_state, batches[0], keys[0]))
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        d, g = d_state, g_state
-        for batch, key in zip(batches, keys):
-            d, g, _ = step(d, g, batch, key)
-        jax.block_until_ready(g.params)
-        best = min(best, time.perf_counter() - start)
-    return len(batches) * BATCH / best
-
-
 def bare_step_rate(config_name: str, settings: str, steps: int, repeats: int) -> float:
     """images/s of the bare step of one DCGAN configuration, compiled with the library's settings or XLA's."""
     step = (training.train_step if settings == "library"
@@ -116,7 +103,7 @@ def bare_step_rate(config_name: str, settings: str, steps: int, repeats: int) ->
     images, _ = data.load_mnist("train")
     batches = data.epoch_batches(jax.random.key(0), images, BATCH)[:steps]
     d_state, g_state = dcgan_states(CONFIGS[config_name], fast_gradient=True)
-    return time_bare_steps(step, d_state, g_state, batches, repeats)
+    return time_bare_step(d_state, g_state, batches, "loop", repeats, step=step)
 
 
 def compare_settings(config_name: str, steps: int, repeats: int, rounds: int = 2) -> tuple[float, float]:

@@ -56,17 +56,19 @@ def time_scan(d_state, g_state, batches, unroll, repeats):
     return len(batches) * BATCH / best, compile_seconds
 
 
-def time_bare_step(d_state, g_state, batches, runner, repeats):
+def time_bare_step(d_state, g_state, batches, runner, repeats, step=None):
     """images/s of the jitted step without the runner around it (no divergence guard): the reference
-    the guarded ``training.train`` is compared with."""
+    the guarded ``training.train`` is compared with. ``step``: the jitted step the "loop" runner calls
+    (default ``training.train_step``)."""
     keys = jax.random.split(jax.random.key(1), len(batches))
+    step = step or training.train_step
 
     def run():
         if runner == "scan":
             return training.train_scan(d_state, g_state, batches, keys)[1].params
         d, g = d_state, g_state
         for batch, key in zip(batches, keys):
-            d, g, _ = training.train_step(d, g, batch, key)
+            d, g, _ = step(d, g, batch, key)
         return g.params
 
     jax.block_until_ready(run())  # compiles
