@@ -21,7 +21,8 @@ import numpy as np
 import optax
 from flax import nnx
 
-from gan_lessons import data, training
+from gan_lessons import data, layers, training
+from gan_lessons.compiling import jit
 from gan_lessons.models import CPU, PAPER, MLPDiscriminator, MLPGenerator, make_dcgan
 
 BATCH = 128
@@ -80,6 +81,35 @@ def time_bare_step(d_state, g_state, batches, runner, repeats, step=None):
     return len(batches) * BATCH / best
 
 
+def time_call(function, *args, calls=20, repeats=5):
+    """Seconds per call of a jitted ``function``, best of ``repeats`` runs of ``calls`` calls, after compiling."""
+    jax.block_until_ready(function(*args))
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(calls):
+            out = function(*args)
+        jax.block_until_ready(out)
+        best = min(best, (time.perf_counter() - start) / calls)
+    return best
+
+
+def transposed_forward_rates(config, repeats):
+    """ms per forward of each strided transposed convolution of ``config``'s G at batch 128: stock vs phases."""
+    side, channels = 7, [config.projection_channels] + [c for c, _ in config.generator_layers]
+    rows = []
+    for (c_in, c_out), (_, stride) in zip(zip(channels[:-1], channels[1:]), config.generator_layers):
+        if stride > 1:
+            x = jax.random.normal(jax.random.key(0), (BATCH, side, side, c_in))
+            kernel = jax.random.normal(jax.random.key(1), (config.kernel_size,) * 2 + (c_in, c_out))
+            stock, phases = (time_call(jit(function, static_argnums=2), x, kernel, (stride, stride), repeats=repeats)
+                             for function in (layers.conv_transpose_reference, layers.conv_transpose_phases))
+            rows.append((f"{config.name}: {side}x{side}x{c_in} -> {side * stride}x{side * stride}x{c_out}", stock,
+                         phases, c_out >= layers.PHASES_MIN_OUT_FEATURES))
+        side *= stride
+    return rows
+
+
 def dcgan_states(config, fast_gradient):
     generator, discriminator = make_dcgan(config, jax.random.key(0), fast_gradient=fast_gradient)
     return (training.PlayerState.create(discriminator, training.dcgan_optimizer()),
@@ -119,6 +149,13 @@ def main():
     print(f"  custom VJP / stock, cpu:    {cpu_fast / cpu_stock:.2f}x")
     print(f"  cpu / paper (both custom):  {cpu_fast / paper:.2f}x")
     print(f"  cpu / paper (both stock):   {cpu_stock / results['paper, stock transposed conv']:.2f}x")
+
+    print(f"\nTransposed convolution forward at batch {BATCH}: stock (zero-dilated input) vs phase by phase")
+    print(f"{'layer':40s} {'stock ms':>10s} {'phases ms':>10s} {'ratio':>7s}  used by the layer")
+    for config in (PAPER, CPU):
+        for name, stock, phases, used in transposed_forward_rates(config, args.repeats):
+            print(f"{name:40s} {stock * 1e3:10.2f} {phases * 1e3:10.2f} {stock / phases:6.2f}x  "
+                  f"{'phases' if used else 'stock'}", flush=True)
 
     scan_steps = max(2, steps // 3)  # a rolled scan of conv steps is slow on XLA:CPU: keep its run short
     print(f"\nDCGAN cpu (custom VJP): Python loop vs lax.scan, {scan_steps} steps per scan call")

@@ -6,17 +6,26 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from gan_lessons.layers import ConvTranspose, _adjoint_convolution, conv_transpose, conv_transpose_reference
+from gan_lessons import layers
+from gan_lessons.layers import (
+    ConvTranspose,
+    _adjoint_convolution,
+    conv_transpose,
+    conv_transpose_phases,
+    conv_transpose_reference,
+)
 
 
+# out_features 4 takes the stock forward, 16 the phase-by-phase one (``PHASES_MIN_OUT_FEATURES``)
+@pytest.mark.parametrize("out_features", [4, 16])
 @pytest.mark.parametrize("stride, kernel_size, side", [(1, 5, 7), (2, 5, 7), (2, 4, 14), (2, 3, 5)])
-def test_forward_and_gradients_match_the_stock_layer(stride, kernel_size, side):
+def test_forward_and_gradients_match_the_stock_layer(stride, kernel_size, side, out_features):
     x_key, w_key, g_key = jax.random.split(jax.random.key(0), 3)
     x = jax.random.normal(x_key, (2, side, side, 6))
-    kernel = jax.random.normal(w_key, (kernel_size, kernel_size, 6, 4)) * 0.1
+    kernel = jax.random.normal(w_key, (kernel_size, kernel_size, 6, out_features)) * 0.1
     strides = (stride, stride)
     y = conv_transpose(x, kernel, strides)
-    assert y.shape == (2, side * stride, side * stride, 4)
+    assert y.shape == (2, side * stride, side * stride, out_features)
     np.testing.assert_allclose(y, conv_transpose_reference(x, kernel, strides), atol=1e-6)
     cotangent = jax.random.normal(g_key, y.shape)
 
@@ -45,3 +54,34 @@ def test_module_agrees_with_and_without_fast_gradient():
     np.testing.assert_allclose(fast(x), stock(x), atol=1e-6)
     fast_gradient, stock_gradient = nnx.grad(loss)(fast).kernel[...], nnx.grad(loss)(stock).kernel[...]
     np.testing.assert_allclose(fast_gradient, stock_gradient, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("stride, kernel_size, side", [(2, 4, 7), (2, 5, 7), (2, 3, 5), (2, 2, 6), (3, 5, 4)])
+def test_phases_give_the_stock_transposed_convolution(stride, kernel_size, side):
+    x_key, w_key = jax.random.split(jax.random.key(3))
+    x = jax.random.normal(x_key, (2, side, side, 5))
+    kernel = jax.random.normal(w_key, (kernel_size, kernel_size, 5, 3))
+    strides = (stride, stride)
+    np.testing.assert_allclose(conv_transpose_phases(x, kernel, strides),
+                               conv_transpose_reference(x, kernel, strides), atol=2e-5)
+
+
+def test_phases_multiply_no_inserted_zeros():
+    """The point of the phase form: no convolution over a zero-dilated input (XLA's lhs_dilate) is left."""
+    x, kernel = jnp.ones((2, 7, 7, 6)), jnp.ones((4, 4, 6, 16))
+
+    def compiled_text(function):
+        return jax.jit(function, static_argnums=2).lower(x, kernel, (2, 2)).compile().as_text()
+
+    assert "lhs_dilate" in compiled_text(conv_transpose_reference)
+    phases = compiled_text(conv_transpose_phases)
+    assert "lhs_dilate" not in phases and phases.count("convolution(") == 4
+
+
+def test_the_layer_takes_phases_only_where_they_pay():
+    def forward_text(out_features):
+        kernel = jnp.ones((4, 4, 6, out_features))
+        return jax.jit(conv_transpose, static_argnums=2).lower(jnp.ones((2, 7, 7, 6)), kernel, (2, 2)).as_text()
+
+    assert "lhs_dilate = [2, 2]" not in forward_text(layers.PHASES_MIN_OUT_FEATURES)
+    assert "lhs_dilate = [2, 2]" in forward_text(1)  # one output channel: the stock forward
