@@ -128,6 +128,46 @@ def _conv_transpose_backward(strides, residuals, g):
 conv_transpose.defvjp(_conv_transpose_forward, _conv_transpose_backward)
 
 
+@partial(jax.custom_vjp, nondiff_argnums=(2,))
+def _strided_convolution(x, kernel, strides):
+    return _adjoint_convolution(x, kernel, strides)
+
+
+def _strided_convolution_forward(x, kernel, strides):
+    return _strided_convolution(x, kernel, strides), (x, kernel)
+
+
+def _strided_convolution_backward(strides, residuals, g):
+    x, kernel = residuals
+    # ∂L/∂x = A_Wᵀ g: the transposed convolution, phase by phase where that pays; its own gradients
+    # (R1 and WGAN-GP differentiate D's input gradient again) are those of ``conv_transpose``
+    grad_x = conv_transpose(g, jnp.swapaxes(kernel, 2, 3), strides)
+    _, weight_vjp = jax.vjp(lambda k: _adjoint_convolution(x, k, strides), kernel)
+    return grad_x, weight_vjp(g)[0]
+
+
+_strided_convolution.defvjp(_strided_convolution_forward, _strided_convolution_backward)
+
+
+def strided_convolution(inputs, kernel, window_strides, padding, lhs_dilation=None, rhs_dilation=None,
+                        dimension_numbers=None, feature_group_count=1, **options):
+    """``lax.conv_general_dilated`` for ``nnx.Conv(conv_general_dilated=...)``, with a faster input gradient.
+
+    For a SAME, strided NHWC convolution y = A_W x, JAX's autodiff computes ∂L/∂x = A_Wᵀ g as a
+    convolution over g with zeros inserted between its pixels, and XLA:CPU multiplies those zeros.
+    Here ∂L/∂x is ``conv_transpose`` of g instead, which skips them (phase by phase). D's 16 → 32
+    convolution's input gradient: 5.0 → 1.5 ms at batch 128 on a 2-core CPU. Every other convolution,
+    and the forward pass, is exactly ``lax.conv_general_dilated``.
+    """
+    ours = (padding == "SAME" and max(window_strides) > 1 and feature_group_count == 1 and not options.get("precision")
+             and all(d == 1 for d in (*(lhs_dilation or (1,)), *(rhs_dilation or (1,))))
+             and dimension_numbers == lax.conv_dimension_numbers(inputs.shape, kernel.shape, DIMENSIONS))
+    if ours:
+        return _strided_convolution(inputs, kernel, tuple(window_strides))
+    return lax.conv_general_dilated(inputs, kernel, window_strides, padding, lhs_dilation, rhs_dilation,
+                                    dimension_numbers, feature_group_count, **options)
+
+
 class ConvTranspose(nnx.Module):
     """A SAME transposed convolution (stride s multiplies height and width by s).
 

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from gan_lessons.layers import DCGAN_INIT, ConvTranspose
+from gan_lessons.layers import DCGAN_INIT, ConvTranspose, strided_convolution
 
 BATCHNORM_MOMENTUM = 0.9  # running averages settle within a few hundred steps
 
@@ -191,7 +191,8 @@ class DCGANDiscriminator(nnx.Module):
         channels = (input_channels, *config.discriminator_channels)
         k = config.kernel_size
         self.convs = nnx.List([
-            wrap(nnx.Conv(c_in, c_out, (k, k), strides=2, kernel_init=DCGAN_INIT, rngs=rngs))
+            wrap(nnx.Conv(c_in, c_out, (k, k), strides=2, kernel_init=DCGAN_INIT, rngs=rngs,
+                          conv_general_dilated=strided_convolution))
             for c_in, c_out in zip(channels[:-1], channels[1:])
         ])
         self.norms = nnx.List([

@@ -13,7 +13,10 @@ from gan_lessons.layers import (
     conv_transpose,
     conv_transpose_phases,
     conv_transpose_reference,
+    strided_convolution,
 )
+from gan_lessons.models import make_dcgan
+from gan_lessons.training import PlayerState, dcgan_optimizer, r1_penalty
 
 
 # out_features 4 takes the stock forward, 16 the phase-by-phase one (``PHASES_MIN_OUT_FEATURES``)
@@ -85,3 +88,55 @@ def test_the_layer_takes_phases_only_where_they_pay():
 
     assert "lhs_dilate = [2, 2]" not in forward_text(layers.PHASES_MIN_OUT_FEATURES)
     assert "lhs_dilate = [2, 2]" in forward_text(1)  # one output channel: the stock forward
+
+
+def _lax_convolution(x, kernel, strides, padding="SAME"):
+    dimensions = jax.lax.conv_dimension_numbers(x.shape, kernel.shape, ("NHWC", "HWIO", "NHWC"))
+    return jax.lax.conv_general_dilated(x, kernel, strides, padding, dimension_numbers=dimensions)
+
+
+def _ours(x, kernel, strides, padding="SAME"):
+    dimensions = jax.lax.conv_dimension_numbers(x.shape, kernel.shape, ("NHWC", "HWIO", "NHWC"))
+    return strided_convolution(x, kernel, strides, padding, dimension_numbers=dimensions)
+
+
+# in_features 16: the input gradient takes the phase form; 3: the stock transposed convolution.
+# Stride 1 and VALID padding are passed straight to lax.
+@pytest.mark.parametrize("in_features", [3, 16])
+@pytest.mark.parametrize("stride, kernel_size, side, padding", [
+    (2, 4, 14, "SAME"), (2, 5, 14, "SAME"), (2, 3, 10, "SAME"), (1, 3, 6, "SAME"), (2, 4, 14, "VALID")])
+def test_strided_convolution_gives_lax_and_its_gradients(in_features, stride, kernel_size, side, padding):
+    x_key, w_key, g_key = jax.random.split(jax.random.key(4), 3)
+    x = jax.random.normal(x_key, (2, side, side, in_features))
+    kernel = jax.random.normal(w_key, (kernel_size, kernel_size, in_features, 5)) * 0.1
+    strides = (stride, stride)
+    y = _ours(x, kernel, strides, padding)
+    np.testing.assert_allclose(y, _lax_convolution(x, kernel, strides, padding), atol=1e-6)
+    cotangent = jax.random.normal(g_key, y.shape)
+
+    def gradients(function):
+        return jax.grad(lambda x, k: jnp.sum(function(x, k, strides, padding) * cotangent), argnums=(0, 1))(x, kernel)
+
+    for ours, stock in zip(gradients(_ours), gradients(_lax_convolution)):
+        np.testing.assert_allclose(ours, stock, rtol=1e-4, atol=1e-5)
+
+
+def test_the_discriminator_s_input_gradient_and_r1_agree_with_lax():
+    """D's convolutions use ``strided_convolution``; R1 differentiates D's input gradient a second time."""
+    _, discriminator = make_dcgan("cpu", jax.random.key(5))
+    assert all(conv.conv_general_dilated is strided_convolution for conv in discriminator.convs)
+    ours = PlayerState.create(discriminator, dcgan_optimizer())
+    for conv in discriminator.convs:
+        conv.conv_general_dilated = jax.lax.conv_general_dilated
+    stock = PlayerState.create(discriminator, dcgan_optimizer())
+    real = jax.random.uniform(jax.random.key(6), (4, 28, 28, 1), minval=-1.0, maxval=1.0)
+
+    def penalty_gradient(state):
+        gradient = jax.grad(lambda params: r1_penalty(state, params, state.batch_stats, real))(state.params)
+        return jax.tree.leaves(gradient)
+
+    ours_gradient, stock_gradient = penalty_gradient(ours), penalty_gradient(stock)
+    scale = max(float(jnp.max(jnp.abs(leaf))) for leaf in stock_gradient)
+    # atol relative to the largest entry: the bias before BatchNorm has a true gradient of 0, so only rounding
+    for a, b in zip(ours_gradient, stock_gradient):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5 * scale)
