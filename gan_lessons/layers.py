@@ -22,6 +22,10 @@ with s − 1 zeros between neighbours, and XLA:CPU multiplies those zeros too
 Shi et al. 2016), each of the s² interleaved output grids is an ordinary
 stride-1 convolution of x with a slice of the kernel, with no zeros at all:
 ``conv_transpose_phases``.
+
+The discriminator's strided convolutions have the same zeros in their input
+gradient, which is a transposed convolution: ``strided_convolution`` computes
+it with ``conv_transpose``.
 """
 
 from __future__ import annotations
