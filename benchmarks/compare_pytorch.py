@@ -40,7 +40,7 @@ from flax import nnx
 from torch_reference import make_torch_dcgan, make_torch_mlp_gan
 
 # the JAX side, as benchmarks/training_speed.py
-from training_speed import BATCH, dcgan_states, time_bare_step, time_training
+from training_speed import BATCH, dcgan_states, time_bare_step, time_call, time_training
 
 from gan_lessons import data, training
 from gan_lessons.models import CONFIGS, CPU, PAPER, MLPDiscriminator, MLPGenerator
@@ -84,16 +84,7 @@ def cpu_peak_flops(lanes: int | None, fma_units: int | None) -> tuple[float, str
 def matmul_flops_per_second(size: int = 2048, repeats: int = 10) -> float:
     """FLOP/s of a float32 (size × size) matrix product in JAX: what this CPU reaches on the friendliest work."""
     a = jax.random.normal(jax.random.key(0), (size, size))
-    product = jax.jit(jnp.dot)
-    jax.block_until_ready(product(a, a))
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        for _ in range(repeats):
-            out = product(a, a)
-        jax.block_until_ready(out)
-        best = min(best, (time.perf_counter() - start) / repeats)
-    return 2 * size ** 3 / best
+    return 2 * size ** 3 / time_call(jax.jit(jnp.dot), a, a, calls=repeats, repeats=3)
 
 
 def bare_step_rate(config_name: str, settings: str, steps: int, repeats: int) -> float:

@@ -115,6 +115,12 @@ def conv_transpose(x, kernel, strides):
     return conv_transpose_reference(x, kernel, strides)
 
 
+def _weight_gradient(z, kernel, strides, cotangent):
+    """∂/∂W ⟨A_W z, cotangent⟩: the weight gradient of the strided convolution A_W at input z."""
+    _, weight_vjp = jax.vjp(lambda k: _adjoint_convolution(z, k, strides), kernel)
+    return weight_vjp(cotangent)[0]
+
+
 def _conv_transpose_forward(x, kernel, strides):
     return conv_transpose(x, kernel, strides), (x, kernel)
 
@@ -124,9 +130,7 @@ def _conv_transpose_backward(strides, residuals, g):
     kernel_hwoi = jnp.swapaxes(kernel, 2, 3)  # (kh, kw, out, in): A_W's kernel
     grad_x = _adjoint_convolution(g, kernel_hwoi, strides)  # ∂L/∂x = A_W g
     # ∂L/∂W = ∂/∂W ⟨A_W g, x⟩: the ordinary weight gradient of a strided convolution
-    _, weight_vjp = jax.vjp(lambda k: _adjoint_convolution(g, k, strides), kernel_hwoi)
-    (grad_kernel_hwoi,) = weight_vjp(x)
-    return grad_x, jnp.swapaxes(grad_kernel_hwoi, 2, 3)
+    return grad_x, jnp.swapaxes(_weight_gradient(g, kernel_hwoi, strides, x), 2, 3)
 
 
 conv_transpose.defvjp(_conv_transpose_forward, _conv_transpose_backward)
@@ -146,8 +150,7 @@ def _strided_convolution_backward(strides, residuals, g):
     # ∂L/∂x = A_Wᵀ g: the transposed convolution, phase by phase where that pays; its own gradients
     # (R1 and WGAN-GP differentiate D's input gradient again) are those of ``conv_transpose``
     grad_x = conv_transpose(g, jnp.swapaxes(kernel, 2, 3), strides)
-    _, weight_vjp = jax.vjp(lambda k: _adjoint_convolution(x, k, strides), kernel)
-    return grad_x, weight_vjp(g)[0]
+    return grad_x, _weight_gradient(x, kernel, strides, g)
 
 
 _strided_convolution.defvjp(_strided_convolution_forward, _strided_convolution_backward)
