@@ -26,6 +26,14 @@ stride-1 convolution of x with a slice of the kernel, with no zeros at all:
 The discriminator's strided convolutions have the same zeros in their input
 gradient, which is a transposed convolution: ``strided_convolution`` computes
 it with ``conv_transpose``.
+
+Where the image side of a layer has only a few channels (the generator's
+one-channel output, the discriminator's one-channel input), XLA:CPU's
+convolution kernels, which vectorise over channels, crawl. There each
+convolution is one matrix product instead: ``strided_convolution_product``
+gathers the window every output reads ("im2col") and multiplies it by the
+kernel; ``conv_transpose_product`` multiplies each input pixel by the kernel
+and adds the products into the output grid.
 """
 
 from __future__ import annotations
@@ -41,9 +49,57 @@ DIMENSIONS = ("NHWC", "HWIO", "NHWC")
 DCGAN_INIT = nnx.initializers.normal(0.02)  # Radford et al. 2015, §4: weights ~ N(0, 0.02)
 
 
-def _adjoint_convolution(z, kernel_hwoi, strides):
-    """A_W z: a SAME, strided convolution from (N, H·s, W·s, out) to (N, H, W, in)."""
+# A layer whose image side has at most this many channels runs as one matrix product: the output of a
+# transposed convolution, the input of a strided one. Measured on a 2-core CPU, in the whole training step of
+# the `cpu` DCGAN (benchmarks/training_speed.py prints the forward times): with one channel the product forms
+# make the step about 1.2× faster; D's input gradient in product form (16 channels) made it slower again.
+PRODUCT_MAX_CHANNELS = 1
+
+
+def _lax_strided_convolution(z, kernel_hwoi, strides):
     return lax.conv_general_dilated(z, kernel_hwoi, strides, "SAME", dimension_numbers=DIMENSIONS)
+
+
+def _adjoint_convolution(z, kernel_hwoi, strides):
+    """A_W z: a SAME, strided convolution from (N, H·s, W·s, out) to (N, H, W, in).
+
+    As one matrix product (``strided_convolution_product``) where z has at most ``PRODUCT_MAX_CHANNELS``
+    channels, else XLA's convolution.
+    """
+    if max(strides) > 1 and z.shape[3] <= PRODUCT_MAX_CHANNELS:
+        return strided_convolution_product(z, kernel_hwoi, strides)
+    return _lax_strided_convolution(z, kernel_hwoi, strides)
+
+
+def _same_padding(size: int, kernel_size: int, stride: int) -> tuple[int, int, int]:
+    """(output size, zeros before, zeros after) of XLA's SAME padding along one axis."""
+    output = -(-size // stride)
+    total = max((output - 1) * stride + kernel_size - size, 0)
+    return output, total // 2, total - total // 2
+
+
+def strided_windows(z, kernel_size: tuple[int, int], strides):
+    """Every window a SAME strided convolution reads ("im2col"): (N, H, W, C) → (N, H', W', kh·kw·C).
+
+    Entry [n, i, j, (a·kw + b)·C + c] is the padded z[n, s·i + a, s·j + b, c]: tap (a, b) of output (i, j).
+    """
+    _, height, width, _ = z.shape
+    (rows_out, top, bottom), (cols_out, left, right) = (
+        _same_padding(height, kernel_size[0], strides[0]), _same_padding(width, kernel_size[1], strides[1]))
+    padded = jnp.pad(z, ((0, 0), (top, bottom), (left, right), (0, 0)))
+    row_stride, col_stride = strides
+    taps = [padded[:, a:a + row_stride * rows_out:row_stride, b:b + col_stride * cols_out:col_stride]
+            for a in range(kernel_size[0]) for b in range(kernel_size[1])]  # each (N, H', W', C)
+    return jnp.concatenate(taps, axis=3)
+
+
+def strided_convolution_product(z, kernel, strides):
+    """A_W z as one matrix product:  y[n, i, j, o] = Σ_{a, b, c} windows[n, i, j, (a, b, c)] W[a, b, c, o].
+
+    z (N, H, W, in), kernel (kh, kw, in, out) → (N, ⌈H/s⌉, ⌈W/s⌉, out). The windows hold kh·kw copies of
+    z, so this pays only where z has few channels.
+    """
+    return strided_windows(z, kernel.shape[:2], strides) @ kernel.reshape(-1, kernel.shape[3])
 
 
 def _output_shape(x, kernel, strides):
@@ -101,23 +157,70 @@ def conv_transpose_phases(x, kernel, strides):
     return y.reshape(batch, height * stride_rows, width * stride_cols, out_features)
 
 
-# Measured on a 2-core CPU (benchmarks/training_speed.py): phases beat the stock forward by about 2× for
-# the DCGANs' 64 → 32 layer, but interleaving s² grids of one channel costs more than the zeros save.
+def conv_transpose_product(x, kernel, strides):
+    """y = A_Wᵀ x as one matrix product, then a sum of shifted slices: for each phase (r, c) of the output,
+
+        y[n, s·m + r, s·j + c, o] = Σ_{a, b} P[n, m + d_a, j + d_b, t_r(a), t_c(b), o],
+        P[n, i, j, t, u, o] = Σ_k x[n, i, j, k] W[t, u, k, o]
+
+    P, every input pixel times every tap of the kernel, is the product; the taps and offsets are
+    ``_phase_taps``'s. Same numbers as ``conv_transpose_reference`` (to float32 rounding). P has kh·kw·out
+    entries per input pixel, so this pays only where the output has few channels. Needs kernel size ≥ stride.
+    """
+    batch, height, width, in_features = x.shape
+    (kernel_rows, kernel_cols, _, out_features), (stride_rows, stride_cols) = kernel.shape, strides
+    weights = jnp.transpose(kernel, (2, 0, 1, 3)).reshape(in_features, -1)  # (in, kh·kw·out)
+    products = (x.reshape(-1, in_features) @ weights).reshape(batch, height, width, kernel_rows, kernel_cols,
+                                                              out_features)
+    rows = []
+    for r in range(stride_rows):
+        row_taps, (row_before, row_after) = _phase_taps(kernel_rows, stride_rows, r)
+        phases = []
+        for c in range(stride_cols):
+            col_taps, (col_before, col_after) = _phase_taps(kernel_cols, stride_cols, c)
+            padding = ((0, 0), (row_before, row_after), (col_before, col_after), (0, 0))
+            phases.append(sum(jnp.pad(products[:, :, :, row_tap, col_tap], padding)[:, a:a + height, b:b + width]
+                              for a, row_tap in enumerate(row_taps)
+                              for b, col_tap in enumerate(col_taps)))  # (N, H, W, out)
+        rows.append(jnp.stack(phases, axis=3))  # (N, H, W, s_c, out)
+    y = jnp.stack(rows, axis=2)  # (N, H, s_r, W, s_c, out): row s·m + r is (m, r)
+    return y.reshape(batch, height * stride_rows, width * stride_cols, out_features)
+
+
+# Phases beat the stock forward by about 2× for the DCGANs' 64 → 32 layer (benchmarks/training_speed.py); with
+# fewer output channels, interleaving s² grids costs more than the zeros save.
 PHASES_MIN_OUT_FEATURES = 8
+
+
+def transposed_form(kernel_shape, strides) -> str:
+    """How ``conv_transpose`` computes its forward pass: "product", "phases" or "stock".
+
+    Stride 1 is an ordinary convolution ("stock"); so is a kernel smaller than the stride, which the other
+    two forms do not handle. Otherwise "product" up to ``PRODUCT_MAX_CHANNELS`` output channels, "phases"
+    from ``PHASES_MIN_OUT_FEATURES``, and "stock" between (no layer of the course has 2 to 7).
+    """
+    out_features = kernel_shape[3]
+    if max(strides) == 1 or min(kernel_shape[:2]) < max(strides):
+        return "stock"
+    if out_features <= PRODUCT_MAX_CHANNELS:
+        return "product"
+    return "phases" if out_features >= PHASES_MIN_OUT_FEATURES else "stock"
+
+
+TRANSPOSED_FORMS = {"stock": conv_transpose_reference, "phases": conv_transpose_phases,
+                    "product": conv_transpose_product}
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(2,))
 def conv_transpose(x, kernel, strides):
     """y = A_Wᵀ x: x (N, H, W, in), kernel (kh, kw, in, out) → y (N, H·s, W·s, out)."""
-    strided = max(strides) > 1 and min(kernel.shape[:2]) >= max(strides)
-    if strided and kernel.shape[3] >= PHASES_MIN_OUT_FEATURES:
-        return conv_transpose_phases(x, kernel, strides)
-    return conv_transpose_reference(x, kernel, strides)
+    return TRANSPOSED_FORMS[transposed_form(kernel.shape, strides)](x, kernel, strides)
 
 
 def _weight_gradient(z, kernel, strides, cotangent):
-    """∂/∂W ⟨A_W z, cotangent⟩: the weight gradient of the strided convolution A_W at input z."""
-    _, weight_vjp = jax.vjp(lambda k: _adjoint_convolution(z, k, strides), kernel)
+    """∂/∂W ⟨A_W z, cotangent⟩: the weight gradient of the strided convolution A_W at input z (XLA's own:
+    for this one the product form is no faster)."""
+    _, weight_vjp = jax.vjp(lambda k: _lax_strided_convolution(z, k, strides), kernel)
     return weight_vjp(cotangent)[0]
 
 
@@ -147,7 +250,7 @@ def _strided_convolution_forward(x, kernel, strides):
 
 def _strided_convolution_backward(strides, residuals, g):
     x, kernel = residuals
-    # ∂L/∂x = A_Wᵀ g: the transposed convolution, phase by phase where that pays; its own gradients
+    # ∂L/∂x = A_Wᵀ g: the transposed convolution, without inserted zeros where that pays; its own gradients
     # (R1 and WGAN-GP differentiate D's input gradient again) are those of ``conv_transpose``
     grad_x = conv_transpose(g, jnp.swapaxes(kernel, 2, 3), strides)
     return grad_x, _weight_gradient(x, kernel, strides, g)
@@ -162,9 +265,10 @@ def strided_convolution(inputs, kernel, window_strides, padding, lhs_dilation=No
 
     For a SAME, strided NHWC convolution y = A_W x, JAX's autodiff computes ∂L/∂x = A_Wᵀ g as a
     convolution over g with zeros inserted between its pixels, and XLA:CPU multiplies those zeros.
-    Here ∂L/∂x is ``conv_transpose`` of g instead, which skips them (phase by phase). D's 16 → 32
-    convolution's input gradient: 5.0 → 1.5 ms at batch 128 on a 2-core CPU. Every other convolution,
-    and the forward pass, is exactly ``lax.conv_general_dilated``.
+    Here ∂L/∂x is ``conv_transpose`` of g instead, which skips them. D's 16 → 32 convolution's input
+    gradient: 5.0 → 1.5 ms at batch 128 on a 2-core CPU. The forward pass is one matrix product where x
+    has few channels (``_adjoint_convolution``), and every other convolution is exactly
+    ``lax.conv_general_dilated``.
     """
     ours = (padding == "SAME" and max(window_strides) > 1 and feature_group_count == 1 and not options.get("precision")
              and all(d == 1 for d in (*(lhs_dilation or (1,)), *(rhs_dilation or (1,))))

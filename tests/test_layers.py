@@ -12,15 +12,18 @@ from gan_lessons.layers import (
     _adjoint_convolution,
     conv_transpose,
     conv_transpose_phases,
+    conv_transpose_product,
     conv_transpose_reference,
     strided_convolution,
+    strided_convolution_product,
+    transposed_form,
 )
 from gan_lessons.models import make_dcgan
 from gan_lessons.training import PlayerState, dcgan_optimizer, r1_penalty
 
 
-# out_features 4 takes the stock forward, 16 the phase-by-phase one (``PHASES_MIN_OUT_FEATURES``)
-@pytest.mark.parametrize("out_features", [4, 16])
+# out_features 1 takes the product forward, 4 the stock one, 16 the phase-by-phase one (``transposed_form``)
+@pytest.mark.parametrize("out_features", [1, 4, 16])
 @pytest.mark.parametrize("stride, kernel_size, side", [(1, 5, 7), (2, 5, 7), (2, 4, 14), (2, 3, 5)])
 def test_forward_and_gradients_match_the_stock_layer(stride, kernel_size, side, out_features):
     x_key, w_key, g_key = jax.random.split(jax.random.key(0), 3)
@@ -81,13 +84,49 @@ def test_phases_multiply_no_inserted_zeros():
     assert "lhs_dilate" not in phases and phases.count("convolution(") == 4
 
 
-def test_the_layer_takes_phases_only_where_they_pay():
+def test_each_transposed_convolution_takes_the_form_measured_fastest():
+    assert transposed_form((4, 4, 32, 1), (2, 2)) == "product"  # G's one-channel output layer
+    assert transposed_form((4, 4, 64, layers.PHASES_MIN_OUT_FEATURES), (2, 2)) == "phases"
+    assert transposed_form((4, 4, 64, 32), (2, 2)) == "phases"
+    assert transposed_form((4, 4, 64, 4), (2, 2)) == "stock"  # between the two thresholds
+    assert transposed_form((5, 5, 256, 128), (1, 1)) == "stock"  # stride 1: an ordinary convolution
+    assert transposed_form((1, 1, 8, 1), (2, 2)) == "stock"  # a kernel smaller than the stride
+
     def forward_text(out_features):
         kernel = jnp.ones((4, 4, 6, out_features))
         return jax.jit(conv_transpose, static_argnums=2).lower(jnp.ones((2, 7, 7, 6)), kernel, (2, 2)).as_text()
 
     assert "lhs_dilate = [2, 2]" not in forward_text(layers.PHASES_MIN_OUT_FEATURES)
-    assert "lhs_dilate = [2, 2]" in forward_text(1)  # one output channel: the stock forward
+    assert "lhs_dilate = [2, 2]" in forward_text(4)
+    assert "convolution" not in forward_text(1)  # one output channel: a matrix product, no convolution
+
+
+@pytest.mark.parametrize("stride, kernel_size, side", [(2, 4, 7), (2, 5, 7), (2, 3, 5), (2, 2, 6), (3, 5, 4)])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_product_forms_give_xla_s_convolutions(stride, kernel_size, side, channels):
+    """The transposed convolution with ``channels`` outputs, the strided one with ``channels`` inputs."""
+    x_key, w_key, z_key = jax.random.split(jax.random.key(7), 3)
+    x = jax.random.normal(x_key, (2, side, side, 5))
+    kernel = jax.random.normal(w_key, (kernel_size, kernel_size, 5, channels))
+    strides = (stride, stride)
+    np.testing.assert_allclose(conv_transpose_product(x, kernel, strides),
+                               conv_transpose_reference(x, kernel, strides), atol=2e-5)
+    for index, (height, width) in enumerate([(side * stride, side * stride), (side * stride + 1, side * stride - 1)]):
+        z = jax.random.normal(jax.random.fold_in(z_key, index), (2, height, width, channels))  # odd sizes too
+        kernel_hwoi = jnp.swapaxes(kernel, 2, 3)  # (kh, kw, channels, 5)
+        np.testing.assert_allclose(strided_convolution_product(z, kernel_hwoi, strides),
+                                   _lax_convolution(z, kernel_hwoi, strides), atol=2e-5)
+
+
+def test_a_one_channel_image_side_runs_as_a_matrix_product():
+    """The point of the product forms: XLA:CPU's convolution kernels do not run at all."""
+    def compiled_text(function, *args):
+        return jax.jit(function, static_argnums=2).lower(*args).compile().as_text()
+
+    one_channel_output = compiled_text(conv_transpose, jnp.ones((2, 14, 14, 32)), jnp.ones((4, 4, 32, 1)), (2, 2))
+    one_channel_input = compiled_text(_adjoint_convolution, jnp.ones((2, 28, 28, 1)), jnp.ones((4, 4, 1, 16)), (2, 2))
+    for text in (one_channel_output, one_channel_input):
+        assert "convolution(" not in text and ("dot(" in text or "dot_general" in text or "ynn" in text)
 
 
 def _lax_convolution(x, kernel, strides, padding="SAME"):
@@ -100,9 +139,9 @@ def _ours(x, kernel, strides, padding="SAME"):
     return strided_convolution(x, kernel, strides, padding, dimension_numbers=dimensions)
 
 
-# in_features 16: the input gradient takes the phase form; 3: the stock transposed convolution.
-# Stride 1 and VALID padding are passed straight to lax.
-@pytest.mark.parametrize("in_features", [3, 16])
+# in_features 16: the input gradient takes the phase form; 3: the stock transposed convolution; 1: forward and
+# input gradient both take the product form. Stride 1 and VALID padding are passed straight to lax.
+@pytest.mark.parametrize("in_features", [1, 3, 16])
 @pytest.mark.parametrize("stride, kernel_size, side, padding", [
     (2, 4, 14, "SAME"), (2, 5, 14, "SAME"), (2, 3, 10, "SAME"), (1, 3, 6, "SAME"), (2, 4, 14, "VALID")])
 def test_strided_convolution_gives_lax_and_its_gradients(in_features, stride, kernel_size, side, padding):
