@@ -1,11 +1,14 @@
 """JAX (this library) against PyTorch on the same GANs, in one run on one machine; and JAX's share of peak FLOP/s.
 
 Not a test: it prints figures and ratios measured side by side, so the ratios compare like with like on a
-shared, noisy machine. Each figure is the best of ``--repeats`` timed runs after a warm-up. Needs PyTorch,
-a benchmark-only dependency:
+shared, noisy machine. Every figure is measured in a fresh process of its own (the best of ``--repeats`` timed
+runs after a warm-up), and the script runs ``--rounds`` rounds, JAX and PyTorch one after the other for each
+model, the order flipped every round. This machine's speed drifts by 20 % within minutes, so each round's
+ratio compares two processes run back to back, and the script prints every round's ratio and their median.
+Needs PyTorch, a benchmark-only dependency:
 
     pip install -r benchmarks/requirements-torch.txt     # torch==2.13.0, the CPU build
-    python benchmarks/compare_pytorch.py                  # add --quick for fewer steps
+    python benchmarks/compare_pytorch.py                  # add --quick for fewer steps and rounds
 
 FLOP efficiency: the FLOPs of one jitted training step come from XLA's own cost analysis of the compiled
 program; achieved FLOP/s = FLOPs per step × steps per second. The peak is cores × clock × FLOPs per cycle per
@@ -35,15 +38,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-import torch
 from flax import nnx
-from torch_reference import make_torch_dcgan, make_torch_mlp_gan
 
 # the JAX side, as benchmarks/training_speed.py
 from training_speed import BATCH, dcgan_states, time_bare_step, time_call, time_training
 
 from gan_lessons import data, training
-from gan_lessons.models import CONFIGS, CPU, PAPER, MLPDiscriminator, MLPGenerator
+from gan_lessons.models import CONFIGS, MLPDiscriminator, MLPGenerator
+
+MODELS = {"paper": "DCGAN paper", "cpu": "DCGAN cpu", "mlp": "MLP GAN"}
+FRAMEWORKS = ("JAX", "PyTorch")
 
 
 def time_torch(gan, batches, repeats):
@@ -126,62 +130,112 @@ def jax_mlp_rate(toy_batches, repeats) -> float:
     return time_training(d_state, g_state, toy_batches, "scan", repeats)[0]
 
 
+def model_steps(model: str, steps: int) -> int:
+    """Timed steps per run: ``steps`` for the paper DCGAN, 8 times as many for the 8 times faster cpu one."""
+    return {"paper": steps, "cpu": steps * 8, "mlp": 200}[model]
+
+
+def measure(framework: str, model: str, steps: int, repeats: int) -> float:
+    """images/s of one framework on one model, in this process: what a fresh process of ``--measure`` prints.
+
+    JAX is ``training.train`` as a student calls it (divergence guard included; the fused scan for the MLP);
+    PyTorch is eager mode with its default threads. Both train on the same batches.
+    """
+    count = model_steps(model, steps)
+    if model == "mlp":
+        batches = np.asarray(data.ring_of_gaussians().sample(jax.random.key(3), count * BATCH)).reshape(count, BATCH, 2)
+    else:
+        images, _ = data.load_mnist("train")
+        batches = np.asarray(data.epoch_batches(jax.random.key(0), images, BATCH)[:count])
+    if framework == "JAX":
+        if model == "mlp":
+            return jax_mlp_rate(batches, repeats)
+        return time_training(*dcgan_states(CONFIGS[model], fast_gradient=True), batches, "loop", repeats)[0]
+    import torch
+    from torch_reference import make_torch_dcgan, make_torch_mlp_gan
+
+    torch.manual_seed(0)
+    if model == "mlp":
+        return time_torch(make_torch_mlp_gan(), [torch.from_numpy(np.array(b)) for b in batches], repeats)
+    nchw = [torch.from_numpy(np.ascontiguousarray(b.transpose(0, 3, 1, 2))) for b in batches]  # PyTorch's layout
+    return time_torch(make_torch_dcgan(CONFIGS[model]), nchw, repeats)
+
+
+def measure_in_fresh_process(framework: str, model: str, steps: int, repeats: int) -> float:
+    command = [sys.executable, __file__, "--measure", framework, model, "--steps", str(steps),
+               "--repeats", str(repeats)]
+    return float(subprocess.run(command, check=True, capture_output=True, text=True).stdout.split()[-1])
+
+
+def median(values) -> float:
+    return float(np.median(values))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=30, help="timed steps per run for the paper DCGAN")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3, help="fresh JAX and PyTorch processes per model")
     parser.add_argument("--lanes", type=int, help="float32 lanes per FMA unit, for the peak (default: guessed)")
     parser.add_argument("--fma-units", type=int, help="vector FMA units per core, for the peak (default: guessed)")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--bare-step", nargs=2, metavar=("CONFIG", "SETTINGS"),
                         help="only print the images/s of one bare step (used by the script itself)")
+    parser.add_argument("--measure", nargs=2, metavar=("FRAMEWORK", "MODEL"),
+                        help="only print the images/s of one framework on one model (used by the script itself)")
     args = parser.parse_args()
+    steps, rounds = (6, 2) if args.quick else (args.steps, args.rounds)
     if args.bare_step:
-        print(bare_step_rate(*args.bare_step, args.steps, args.repeats))
+        print(bare_step_rate(*args.bare_step, steps, args.repeats))
         return
-    steps = 6 if args.quick else args.steps
-    torch.manual_seed(0)
+    if args.measure:
+        print(measure(*args.measure, steps, args.repeats))
+        return
+    try:
+        import torch
+    except ImportError:
+        sys.exit("PyTorch is not installed: pip install -r benchmarks/requirements-torch.txt (the CPU build)")
     print(f"jax {jax.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
-          f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}")
-    images, _ = data.load_mnist("train")
-    jax_batches = data.epoch_batches(jax.random.key(0), images, BATCH)
-    toy = np.asarray(data.ring_of_gaussians().sample(jax.random.key(3), 200 * BATCH)).reshape(200, BATCH, 2)
-    cases = (("DCGAN paper", PAPER, steps), ("DCGAN cpu", CPU, steps * 8))
-    # every JAX case first, then every PyTorch case: PyTorch's OpenMP threads keep spinning for a while
-    # after its last step and would take cores from JAX if the two alternated
-    jax_rates, flops = {}, {}
-    for name, config, case_steps in cases:
-        d_state, g_state = dcgan_states(config, fast_gradient=True)
-        jax_rates[name], _ = time_training(d_state, g_state, jax_batches[:case_steps], "loop", args.repeats)
-        flops[name] = step_flops(d_state, g_state, jax_batches[0])
-    settings = {name: compare_settings(config.name, case_steps, args.repeats) for name, config, case_steps in cases}
-    jax_rates["MLP GAN"] = jax_mlp_rate(toy, args.repeats)
-    torch_rates = {}
-    for name, config, case_steps in cases:
-        torch_batches = [torch.from_numpy(np.ascontiguousarray(b.transpose(0, 3, 1, 2))) for b in
-                         jax_batches[:case_steps]]  # NCHW, PyTorch's native layout
-        torch_rates[name] = time_torch(make_torch_dcgan(config), torch_batches, args.repeats)
-    torch_rates["MLP GAN"] = time_torch(make_torch_mlp_gan(), [torch.from_numpy(np.array(b)) for b in toy],
-                                        args.repeats)
-    print(f"\n{'model':12s} {'JAX images/s':>14s} {'PyTorch images/s':>18s} {'JAX / PyTorch':>15s}")
-    for name, jax_rate in jax_rates.items():
-        print(f"{name:12s} {jax_rate:14.1f} {torch_rates[name]:18.1f} {jax_rate / torch_rates[name]:14.2f}x")
+          f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}; {rounds} rounds")
+
+    rates = {(model, framework): [] for model in MODELS for framework in FRAMEWORKS}
+    for round_number in range(rounds):
+        order = FRAMEWORKS if round_number % 2 == 0 else FRAMEWORKS[::-1]  # neither always goes first
+        for model in MODELS:
+            for framework in order:
+                rates[model, framework].append(measure_in_fresh_process(framework, model, steps, args.repeats))
+        print(f"round {round_number + 1}: " + ", ".join(
+            f"{MODELS[model]} {rates[model, 'JAX'][-1] / rates[model, 'PyTorch'][-1]:.2f}x" for model in MODELS),
+            flush=True)
+
+    print(f"\n{'model':12s} {'JAX images/s':>14s} {'PyTorch images/s':>18s} {'JAX / PyTorch':>14s}   "
+          "(medians over the rounds; each round's ratio)")
+    for model, name in MODELS.items():
+        jax_rates, torch_rates = rates[model, "JAX"], rates[model, "PyTorch"]
+        ratios = [jax_rate / torch_rate for jax_rate, torch_rate in zip(jax_rates, torch_rates)]
+        print(f"{name:12s} {median(jax_rates):14.1f} {median(torch_rates):18.1f} {median(ratios):13.2f}x   "
+              f"({', '.join(f'{ratio:.2f}' for ratio in ratios)})")
 
     print("\nthe bare jitted step (no divergence guard), each in fresh processes: the library's compiler settings "
           "against XLA's defaults")
-    for name, (library, stock) in settings.items():
-        print(f"{name:12s} library {library:8.1f} images/s, XLA defaults {stock:8.1f} images/s: {library / stock:.2f}x")
+    for model in ("paper", "cpu"):
+        library, stock = compare_settings(model, model_steps(model, steps), args.repeats)
+        print(f"{MODELS[model]:12s} library {library:8.1f} images/s, XLA defaults {stock:8.1f} images/s: "
+              f"{library / stock:.2f}x")
 
     formula_peak, formula = cpu_peak_flops(args.lanes, args.fma_units)
     measured = matmul_flops_per_second()
     peak = max(formula_peak, measured)
-    print(f"\nFLOP efficiency of the JAX step (XLA cost analysis).\n  peak by formula: {formula} = "
-          f"{formula_peak / 1e9:.0f} GFLOP/s\n  a 2048 x 2048 float32 matmul measured {measured / 1e9:.0f} GFLOP/s\n"
-          f"  share of the larger, {peak / 1e9:.0f} GFLOP/s:")
-    for name, step in flops.items():
-        achieved = step * jax_rates[name] / BATCH
-        print(f"{name:12s} {step / 1e9:6.2f} GFLOP per step of {BATCH}, {achieved / 1e9:6.1f} GFLOP/s achieved = "
-              f"{achieved / peak:6.1%} of peak")
+    print(f"\nFLOP efficiency of the JAX step (XLA cost analysis), at the median JAX rate.\n  peak by formula: "
+          f"{formula} = {formula_peak / 1e9:.0f} GFLOP/s\n  a 2048 x 2048 float32 matmul measured "
+          f"{measured / 1e9:.0f} GFLOP/s\n  share of the larger, {peak / 1e9:.0f} GFLOP/s:")
+    images, _ = data.load_mnist("train")
+    first_batch = data.epoch_batches(jax.random.key(0), images, BATCH)[0]
+    for model in ("paper", "cpu"):
+        step = step_flops(*dcgan_states(CONFIGS[model], fast_gradient=True), first_batch)
+        achieved = step * median(rates[model, "JAX"]) / BATCH
+        print(f"{MODELS[model]:12s} {step / 1e9:6.2f} GFLOP per step of {BATCH}, {achieved / 1e9:6.1f} GFLOP/s "
+              f"achieved = {achieved / peak:6.1%} of peak")
 
 
 if __name__ == "__main__":

@@ -95,18 +95,26 @@ def time_call(function, *args, calls=20, repeats=5):
 
 
 def transposed_forward_rates(config, repeats):
-    """ms per forward of each strided transposed convolution of ``config``'s G at batch 128: stock vs phases."""
+    """Seconds per forward of each strided transposed convolution of ``config``'s G at batch 128, in each of
+    ``layers.TRANSPOSED_FORMS``, and the form the layer takes; then D's first convolution, lax against the product."""
     side, channels = 7, [config.projection_channels] + [c for c, _ in config.generator_layers]
     rows = []
     for (c_in, c_out), (_, stride) in zip(zip(channels[:-1], channels[1:]), config.generator_layers):
         if stride > 1:
             x = jax.random.normal(jax.random.key(0), (BATCH, side, side, c_in))
             kernel = jax.random.normal(jax.random.key(1), (config.kernel_size,) * 2 + (c_in, c_out))
-            stock, phases = (time_call(jit(function, static_argnums=2), x, kernel, (stride, stride), repeats=repeats)
-                             for function in (layers.conv_transpose_reference, layers.conv_transpose_phases))
-            rows.append((f"{config.name}: {side}x{side}x{c_in} -> {side * stride}x{side * stride}x{c_out}", stock,
-                         phases, c_out >= layers.PHASES_MIN_OUT_FEATURES))
+            seconds = {form: time_call(jit(function, static_argnums=2), x, kernel, (stride, stride), repeats=repeats)
+                       for form, function in layers.TRANSPOSED_FORMS.items()}
+            rows.append((f"{config.name} G: {side}x{side}x{c_in} -> {side * stride}x{side * stride}x{c_out}", seconds,
+                         layers.transposed_form(kernel.shape, (stride, stride))))
         side *= stride
+    images = jax.random.normal(jax.random.key(2), (BATCH, 28, 28, 1))
+    kernel = jax.random.normal(jax.random.key(3), (config.kernel_size,) * 2 + (1, config.discriminator_channels[0]))
+    seconds = {form: time_call(jit(function, static_argnums=2), images, kernel, (2, 2), repeats=repeats)
+               for form, function in (("stock", layers._lax_strided_convolution),
+                                      ("product", layers.strided_convolution_product))}
+    rows.append((f"{config.name} D: 28x28x1 -> 14x14x{kernel.shape[3]}", seconds,
+                 "product" if layers.PRODUCT_MAX_CHANNELS >= 1 else "stock"))
     return rows
 
 
@@ -150,12 +158,15 @@ def main():
     print(f"  cpu / paper (both custom):  {cpu_fast / paper:.2f}x")
     print(f"  cpu / paper (both stock):   {cpu_stock / results['paper, stock transposed conv']:.2f}x")
 
-    print(f"\nTransposed convolution forward at batch {BATCH}: stock (zero-dilated input) vs phase by phase")
-    print(f"{'layer':40s} {'stock ms':>10s} {'phases ms':>10s} {'ratio':>7s}  used by the layer")
+    print(f"\nForward passes at batch {BATCH}: G's strided transposed convolutions (stock: over a zero-dilated "
+          "input; phases: sub-pixel; product: one matrix product) and D's first convolution")
+    print(f"{'layer':40s} {'stock ms':>10s} {'phases ms':>10s} {'product ms':>11s}  the layer takes")
     for config in (PAPER, CPU):
-        for name, stock, phases, used in transposed_forward_rates(config, args.repeats):
-            print(f"{name:40s} {stock * 1e3:10.2f} {phases * 1e3:10.2f} {stock / phases:6.2f}x  "
-                  f"{'phases' if used else 'stock'}", flush=True)
+        for name, seconds, used in transposed_forward_rates(config, args.repeats):
+            cells = " ".join(f"{seconds[form] * 1e3:10.2f}" if form in seconds else f"{'':>10s}"
+                             for form in ("stock", "phases"))
+            print(f"{name:40s} {cells} {seconds['product'] * 1e3:11.2f}  {used} "
+                  f"({seconds['stock'] / seconds[used]:.2f}x stock)", flush=True)
 
     scan_steps = max(2, steps // 3)  # a rolled scan of conv steps is slow on XLA:CPU: keep its run short
     print(f"\nDCGAN cpu (custom VJP): Python loop vs lax.scan, {scan_steps} steps per scan call")
