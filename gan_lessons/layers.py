@@ -29,10 +29,11 @@ it with ``conv_transpose``.
 
 Where the image side of a layer has one channel (the generator's output,
 the discriminator's input), XLA:CPU's convolution kernels, which vectorise
-over channels, crawl. There each convolution is one matrix product instead: ``strided_convolution_product``
-gathers the window every output reads ("im2col") and multiplies it by the
-kernel; ``conv_transpose_product`` multiplies each input pixel by the kernel
-and adds the products into the output grid.
+over channels, crawl. There each convolution is one matrix product instead:
+``strided_convolution_product`` gathers the window every output reads
+("im2col") and multiplies it by the kernel; ``conv_transpose_product``
+multiplies each input pixel by the kernel and adds the products into the
+output grid.
 """
 
 from __future__ import annotations
