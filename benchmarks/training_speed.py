@@ -114,7 +114,7 @@ def transposed_forward_rates(config, repeats):
                for form, function in (("stock", layers._lax_strided_convolution),
                                       ("product", layers.strided_convolution_product))}
     rows.append((f"{config.name} D: 28x28x1 -> 14x14x{kernel.shape[3]}", seconds,
-                 "product" if layers.PRODUCT_MAX_CHANNELS >= 1 else "stock"))
+                 layers.strided_form(images.shape[3], (2, 2))))
     return rows
 
 

@@ -60,13 +60,15 @@ def _lax_strided_convolution(z, kernel_hwoi, strides):
     return lax.conv_general_dilated(z, kernel_hwoi, strides, "SAME", dimension_numbers=DIMENSIONS)
 
 
-def _adjoint_convolution(z, kernel_hwoi, strides):
-    """A_W z: a SAME, strided convolution from (N, H·s, W·s, out) to (N, H, W, in).
+def strided_form(in_channels: int, strides) -> str:
+    """How ``_adjoint_convolution`` computes a strided convolution of an input with ``in_channels`` channels:
+    "product" (one matrix product) up to ``PRODUCT_MAX_CHANNELS`` channels, else "stock" (XLA's convolution)."""
+    return "product" if max(strides) > 1 and in_channels <= PRODUCT_MAX_CHANNELS else "stock"
 
-    As one matrix product (``strided_convolution_product``) where z has at most ``PRODUCT_MAX_CHANNELS``
-    channels, else XLA's convolution.
-    """
-    if max(strides) > 1 and z.shape[3] <= PRODUCT_MAX_CHANNELS:
+
+def _adjoint_convolution(z, kernel_hwoi, strides):
+    """A_W z: a SAME, strided convolution from (N, H·s, W·s, out) to (N, H, W, in), in ``strided_form``'s form."""
+    if strided_form(z.shape[3], strides) == "product":
         return strided_convolution_product(z, kernel_hwoi, strides)
     return _lax_strided_convolution(z, kernel_hwoi, strides)
 

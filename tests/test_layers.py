@@ -91,6 +91,9 @@ def test_each_transposed_convolution_takes_the_form_measured_fastest():
     assert transposed_form((4, 4, 64, 4), (2, 2)) == "stock"  # between the two thresholds
     assert transposed_form((5, 5, 256, 128), (1, 1)) == "stock"  # stride 1: an ordinary convolution
     assert transposed_form((1, 1, 8, 1), (2, 2)) == "stock"  # a kernel smaller than the stride
+    assert layers.strided_form(1, (2, 2)) == "product"  # D's one-channel input
+    assert layers.strided_form(16, (2, 2)) == "stock"  # D's second convolution; G's input gradients
+    assert layers.strided_form(1, (1, 1)) == "stock"  # stride 1: nothing to gather
 
     def forward_text(out_features):
         kernel = jnp.ones((4, 4, 6, out_features))
