@@ -22,9 +22,10 @@ def test_missing_checkpoint_says_how_to_make_it():
         pretrained.load_classifier("no_such_dataset")
 
 
-def test_shipped_dcgan_loads_and_generates():
-    generator, discriminator, config = pretrained.load_dcgan("cpu", "mnist")
-    assert config["command"].startswith("python -m gan_lessons.train dcgan")
+@pytest.mark.parametrize("config_name", ["cpu", "paper"])
+def test_shipped_dcgan_loads_and_generates(config_name):
+    generator, discriminator, config = pretrained.load_dcgan(config_name, "mnist")
+    assert config["command"].startswith(f"python -m gan_lessons.train dcgan --config {config_name}")
     images = training.generate(generator, training.sample_latent(jax.random.key(0), 4, 100))
     assert images.shape == (4, 28, 28, 1) and float(np.abs(images).max()) <= 1.0
     assert training.discriminate(discriminator, images).shape == (4,)
