@@ -28,7 +28,7 @@ def test_gaussian_kl_matches_the_closed_form_and_a_monte_carlo_estimate():
 def test_bernoulli_log_likelihood_of_a_coin_flip_per_pixel():
     images = jnp.zeros((2, 28, 28, 1)).at[1].set(1.0)
     np.testing.assert_allclose(vae.bernoulli_log_likelihood(jnp.zeros((2, 28, 28, 1)), images),
-                               [-784 * np.log(2)] * 2, rtol=1e-6)
+                               [-784 * np.log(2)] * 2, rtol=1e-5)  # a float32 sum of 784 terms: 1.4e-6 off on AVX2
     confident = vae.bernoulli_log_likelihood(jnp.full((1, 28, 28, 1), 10.0), images[1:])
     np.testing.assert_allclose(confident, [-784 * np.log1p(np.exp(-10.0))], rtol=1e-5)
 
