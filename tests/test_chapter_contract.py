@@ -78,3 +78,15 @@ def test_the_readme_gives_each_chapters_measured_full_run_time():
         seconds = sum(cell_seconds for _, cell_seconds, _ in chapter_times.cell_seconds(notebook))
         assert f"| {notebook.name[:2]} | {chapter_times.minutes(seconds)} |" in readme, \
             f"README's time for {notebook.name} is stale: run tools/chapter_times.py and paste its table"
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda path: path.stem[:2])
+def test_no_assert_is_switched_off_in_the_smoke_setting(notebook):
+    """``assert SMOKE or claim`` checks nothing in CI: the smoke setting gets a weaker bound, never none."""
+    vacuous = [line.strip() for cell in cells_of(notebook) if cell["cell_type"] == "code"
+               for line in source(cell).splitlines()
+               if re.search(r"\bassert\b", line) and re.search(r"\bSMOKE\s+or\b|\bor\s+SMOKE\b|\bif\s+not\s+SMOKE\b", line)]
+    full_only = [source(cell).splitlines()[0] for cell in cells_of(notebook) if cell["cell_type"] == "code"
+                 and re.search(r"^(\s*)if not SMOKE\b.*:.*\n(?:\1\s+.*\n)*?\1\s+assert\b", source(cell), re.M)]
+    assert not vacuous, f"{notebook.name}: give these a smoke bound instead: {vacuous}"
+    assert not full_only, f"{notebook.name}: these cells assert only in the full run; add a smoke bound: {full_only}"
