@@ -35,9 +35,9 @@ FAULTS = [
           "losses.GENERATOR_LOSSES['non_saturating'] = lambda fake_logits: -_honest(fake_logits)",
           'assert final["jsd"] <= bound', "a flipped sign in G's loss: the 1-D GAN must not converge"),
     Fault("04_dcgan_mnist.ipynb", 'shipped_g, shipped_d, shipped_config = pretrained.load_dcgan("cpu", "mnist")',
-          "_untrained = make_dcgan('cpu', jax.random.key(7))\n"
-          "pretrained.load_dcgan = lambda *args: (training.PlayerState.create(_untrained[0], training.dcgan_optimizer()),"
-          " training.PlayerState.create(_untrained[1], training.dcgan_optimizer()), {'command': 'untrained'})",
+          "_untrained = [training.PlayerState.create(model, training.dcgan_optimizer())\n"
+          "              for model in make_dcgan('cpu', jax.random.key(7))]\n"
+          "pretrained.load_dcgan = lambda *args: (*_untrained, {'command': 'untrained'})",
           "assert balanced and shipped_confidence", "an untrained generator in place of the shipped one"),
     Fault("09_clustering_with_gans.ipynb", 'infogan_players, infogan_config = pretrained.load_code_gan("infogan"',
           "test_labels = np.asarray(jax.random.permutation(jax.random.key(123), test_labels))",

@@ -163,3 +163,23 @@ def test_nearest_neighbours_find_exact_copies():
     distances, indices = metrics.nearest_neighbours(references[[5, 17, 123]], references)
     np.testing.assert_array_equal(indices[:, 0], [5, 17, 123])
     np.testing.assert_allclose(distances[:, 0], 0.0, atol=1e-3)
+
+
+def test_training_vs_held_out_flags_copies_but_not_new_samples_good_or_bad():
+    """Training and held-out sets of one distribution, the same size. New draws are as close to one as to the
+    other (ratio ≈ 1) even when they are blurred away from the data; copies of training points (exact or with
+    a little noise) are much closer to the training set; the training distance alone would punish the blur."""
+    keys = jax.random.split(jax.random.key(14), 5)
+    training, held_out, new = (np.asarray(jax.random.normal(k, (2000, 10))) for k in keys[:3])
+    noise = 0.1 * np.asarray(jax.random.normal(keys[3], (500, 10)))
+    blurred = 1.5 * new  # a worse generator: farther from all real points, but copying none of them
+    results = {name: metrics.training_vs_held_out(samples, training, held_out)
+               for name, samples in (("new", new), ("blurred", blurred), ("copies", training[:500]),
+                                     ("noisy copies", training[:500] + noise))}
+    assert 0.9 < np.median(results["new"].ratio) < 1.1
+    assert 0.9 < np.median(results["blurred"].ratio) < 1.1
+    assert np.median(results["blurred"].training_distance) > 1.3 * np.median(results["new"].training_distance)
+    np.testing.assert_allclose(results["copies"].ratio, 0.0, atol=1e-3)
+    np.testing.assert_array_equal(results["copies"].training_index, np.arange(500))
+    assert np.median(results["noisy copies"].ratio) < 0.3
+    assert "median ratio" in str(results["new"])

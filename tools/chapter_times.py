@@ -2,6 +2,7 @@
 
     python tools/chapter_times.py                       # the full runs, from the notebooks' own timestamps
     python tools/chapter_times.py --durations ci.log    # and the quick (CI=1) setting, from pytest --durations=0
+    python tools/chapter_times.py --write-openings      # each chapter's opening "Time:" line, from the same sums
 
 Each committed chapter carries the outputs of a full run, and Jupyter stamps every cell with when it started
 and finished; the sum is the chapter's run time on the machine that ran it (our 2-core CPU machine). Cells
@@ -77,10 +78,39 @@ def table(quick: dict[str, float] | None = None) -> str:
     return "\n".join(rows)
 
 
+OPENING = "{time} to run on our 2-core CPU test machine (this committed run, summed from its cells' timestamps; " \
+          "not yet timed on a GPU)"
+_OPENING = re.compile(r"(\*\*Time:\*\* ).*? to run on our 2-core CPU test machine \(this committed run, summed from "
+                      r"its cells' timestamps; not yet timed on a GPU\)")
+
+
+def opening(notebook_path: Path) -> str:
+    """The run time a chapter's opening states: the committed full run's, so it cannot go stale."""
+    return OPENING.format(time=minutes(sum(seconds for _, seconds, _ in cell_seconds(notebook_path))))
+
+
+def write_opening(notebook_path: Path) -> bool:
+    """Rewrite the opening's run time from the cells' timestamps; True if it changed."""
+    import nbformat
+
+    notebook = nbformat.read(notebook_path, as_version=4)
+    first = notebook.cells[0]
+    updated = _OPENING.sub(lambda match: match.group(1) + opening(notebook_path), first.source, count=1)
+    if updated == first.source:
+        return False
+    first.source = updated
+    nbformat.write(notebook, notebook_path)
+    return True
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--durations", type=Path, help="a pytest log with --durations=0 from CI")
+    parser.add_argument("--write-openings", action="store_true", help="rewrite each chapter's opening run time")
     arguments = parser.parse_args(argv)
+    if arguments.write_openings:
+        for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+            print(f"{path.name}: {'updated' if write_opening(path) else 'unchanged'}")
     print(table(quick_seconds(arguments.durations) if arguments.durations else None))
 
 

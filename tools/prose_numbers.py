@@ -15,13 +15,13 @@ one of:
   with the source's link written in that cell's text, so a student can open it.
 
 Integers with no unit (layer counts, years, chapter numbers) are not checked, nor numbers inside code spans,
-code blocks, maths or link targets, nor the opening's estimate of "N minutes to read". README.md's chapter map is held to the same rule against each chapter.
+code blocks, maths or link targets, nor the opening's estimate of "N minutes to read". README.md's chapter map
+is held to the same rule against each chapter.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import re
 import sys
 from dataclasses import dataclass
