@@ -90,3 +90,14 @@ def test_no_assert_is_switched_off_in_the_smoke_setting(notebook):
                  and re.search(r"^(\s*)if not SMOKE\b.*:.*\n(?:\1\s+.*\n)*?\1\s+assert\b", source(cell), re.M)]
     assert not vacuous, f"{notebook.name}: give these a smoke bound instead: {vacuous}"
     assert not full_only, f"{notebook.name}: these cells assert only in the full run; add a smoke bound: {full_only}"
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda path: path.stem[:2])
+def test_the_opening_states_the_committed_runs_own_time(notebook):
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    import chapter_times
+
+    assert chapter_times.opening(notebook) in source(cells_of(notebook)[0]), \
+        f"{notebook.name}: the opening's run time is stale: python tools/chapter_times.py --write-openings"
