@@ -119,7 +119,8 @@ class DCGANConfig:
 # The TensorFlow DCGAN tutorial's model (https://www.tensorflow.org/tutorials/generative/dcgan): Dense → 7×7×256,
 # ConvT 5×5 to 128 (stride 1), to 64 (2), to 1 (2); D: Conv 5×5 to 64 (2), to 128 (2).
 PAPER = DCGANConfig("paper", 100, 256, ((128, 1), (64, 2), (1, 2)), (64, 128), 5)
-# A quarter of G's projection channels and of D's channels, 4×4 kernels and no stride-1 layer.
+# A quarter of G's projection channels, half its channels at 14×14, a quarter of D's channels, 4×4 kernels and
+# no stride-1 layer.
 CPU = DCGANConfig("cpu", 100, 64, ((32, 2), (1, 2)), (16, 32), 4)
 CONFIGS = {config.name: config for config in (PAPER, CPU)}
 
