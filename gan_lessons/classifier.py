@@ -174,5 +174,6 @@ def judge(state: PlayerState, images) -> tuple[np.ndarray, float]:
 
 
 def mean_confidence(probabilities) -> float:
-    """(1/N) Σ_i max_c p(c | x_i): near 1 when each sample clearly looks like one class, low for noise."""
+    """(1/N) Σ_i max_c p(c | x_i): near 1 when each sample clearly looks like one class. Noise can score high too
+    (chapters 03 and 06 print 1.00 for an untrained or collapsed G): read it with the class histogram (`judge`)."""
     return float(np.mean(np.max(np.asarray(probabilities), axis=1)))
