@@ -97,7 +97,7 @@ def test_infogan_step_updates_both_players_and_q_learns_the_code():
     # G and Q cooperate on the code from the first steps: Q must be far better than chance on fakes
     assert history["information_loss"][-20:].mean() < 0.5 * math.log(10)
     clusters = infogan.predict_clusters(d_state, real[:50], batch_size=20)
-    assert clusters.shape == (50,) and clusters.min() >= 0 and clusters.max() < 10
+    assert clusters.shape == (50,) and len(np.unique(clusters)) > 1  # not one cluster for everything
 
 
 def test_clustergan_step_updates_all_three_players():
@@ -141,9 +141,8 @@ def test_train_command_writes_a_loadable_checkpoint(tmp_path, data_dir, model):
     out = tmp_path / f"{model}.ckpt"
     real_term = ["--real-weight", "1", "--shear", "0.3"] if model == "infogan" else []  # InfoGAN + real-data term
     result = train.main([model, "--epochs", "0.005", "--data-dir", str(data_dir), "--out", str(out), *real_term])
-    assert result["training_seconds"] >= 0
     if model == "infogan":  # scored on the 10,000 test digits; a few steps in, well short of a clustering
-        assert 0.1 <= result["test_accuracy"] < 0.9 and 0 <= result["test_nmi"] <= 1
+        assert 0.1 <= result["test_accuracy"] < 0.9
     makers = {"infogan": infogan.make_infogan, "bigan": bigan.make_bigan}
     states = dict(zip(("generator", "discriminator", "encoder"), makers[model](jax.random.key(20))))
     if model == "bigan":  # BiGAN is saved without its joint discriminator
@@ -152,8 +151,16 @@ def test_train_command_writes_a_loadable_checkpoint(tmp_path, data_dir, model):
     loaded, config = pretrained.load_players(out, states)
     assert config["command"].endswith(f"--out {out} {' '.join(real_term)}".strip()) and set(loaded) == set(names)
     assert config.get("real_weight", 0) == config.get("shear", 0) / 0.3 == (1.0 if model == "infogan" else 0)
+    assert {name: config[name] for name in result} == result  # the scores travel with the weights
     if model == "infogan":  # the label-free score stored for choosing among seeds, never below its floor −log K
         assert -math.log(10) - 1e-3 <= config["train_real_code_loss"] <= 2 * math.log(10)
+        # the loaded weights are the trained ones: they cluster the test digits exactly as scored at the end
+        from gan_lessons import clustering, data
+
+        test_images, test_labels = data.load_mnist("test", data_dir)
+        clusters = infogan.predict_clusters(loaded["discriminator"], test_images)
+        scores = clustering.score_clustering(clusters, test_labels.astype("int64"))
+        assert round(scores.accuracy, 4) == result["test_accuracy"] and round(scores.nmi, 4) == result["test_nmi"]
 
 
 @pytest.mark.parametrize("model, dataset", [("infogan", "mnist"), ("infogan_real", "mnist"),

@@ -44,7 +44,7 @@ def test_train_step_updates_both_players_with_and_without_r1(states, data_dir):
         for old, new in ((d_state, new_d), (g_state, new_g)):
             changed = [not np.allclose(a, b) for a, b in zip(jax.tree.leaves(old.params), jax.tree.leaves(new.params))]
             assert all(changed) and int(new.step) == 1
-        assert 0.0 < float(metrics["d_real"]) < 1.0 and np.isfinite(float(metrics["g_loss"]))
+        assert np.isfinite(float(metrics["g_loss"]))
 
 
 def test_batches_keep_images_and_labels_together():
@@ -65,7 +65,9 @@ def test_train_command_writes_a_loadable_conditional_checkpoint(tmp_path, data_d
     out = tmp_path / "conditional.ckpt"
     result = train.main(["conditional_dcgan", "--epochs", "0.01", "--batch-size", "64",
                          "--data-dir", str(data_dir), "--out", str(out)])
-    assert 0.0 < result["final_d_real"] < 1.0 and 0.0 <= result["requested_class_accuracy"] <= 1.0
+    assert result["final_d_real"] > result["final_d_fake"], result  # D tells real from fake from the first steps
+    stored = pretrained.read_checkpoint_config(out)
+    assert stored["requested_class_accuracy"] == result["requested_class_accuracy"]
     assert pretrained.read_checkpoint_config(out)["command"].startswith("python -m gan_lessons.train conditional")
 
 

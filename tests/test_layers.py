@@ -72,6 +72,7 @@ def test_phases_give_the_stock_transposed_convolution(stride, kernel_size, side)
                                conv_transpose_reference(x, kernel, strides), atol=2e-5)
 
 
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="reads XLA:CPU's compiled program (a GPU's are cuDNN calls)")
 def test_phases_multiply_no_inserted_zeros():
     """The point of the phase form: no convolution over a zero-dilated input (XLA's lhs_dilate) is left."""
     x, kernel = jnp.ones((2, 7, 7, 6)), jnp.ones((4, 4, 6, 16))
@@ -121,6 +122,7 @@ def test_product_forms_give_xla_s_convolutions(stride, kernel_size, side, channe
                                    _lax_convolution(z, kernel_hwoi, strides), atol=2e-5)
 
 
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="reads XLA:CPU's compiled program (a GPU's calls cuBLAS)")
 def test_a_one_channel_image_side_runs_as_a_matrix_product():
     """The point of the product forms: XLA:CPU's convolution kernels do not run at all."""
     def compiled_text(function, *args):

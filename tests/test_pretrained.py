@@ -35,7 +35,7 @@ def test_train_command_writes_a_loadable_dcgan_checkpoint(tmp_path, data_dir):
     out = tmp_path / "dcgan.ckpt"
     result = train.main(["dcgan", "--epochs", "0.01", "--r1-weight", "0.5",
                          "--data-dir", str(data_dir), "--out", str(out)])
-    assert 0.0 < result["final_d_real"] < 1.0
+    assert result["final_d_real"] > result["final_d_fake"], result  # D tells real from fake from the first steps
     stored = pretrained.read_checkpoint_config(out)
     assert stored["epochs"] == 0.01 and stored["r1_weight"] == 0.5 and stored["command"].endswith(f"--out {out}")
 
