@@ -82,7 +82,7 @@ def field_2d(real, fake, discriminator_fn=None, gradient=None, extent=3.0, resol
         values = np.asarray(discriminator_fn(np.stack([xs.ravel(), ys.ravel()], 1))).reshape(xs.shape)
         image = ax.imshow(values, origin="lower", extent=(-extent, extent, -extent, extent),
                           cmap="RdBu", vmin=0, vmax=1, alpha=0.7)
-        plt.colorbar(image, ax=ax, fraction=0.046, label="D(x)")
+        ax.figure.colorbar(image, ax=ax, fraction=0.046, label="D(x)")  # on ax's own figure, not plt's current one
     real, fake = np.asarray(real), np.asarray(fake)
     ax.scatter(real[:, 0], real[:, 1], s=3, c="k", label="real")
     ax.scatter(fake[:, 0], fake[:, 1], s=3, c="tab:green", label="fake")
@@ -102,14 +102,15 @@ def field_2d(real, fake, discriminator_fn=None, gradient=None, extent=3.0, resol
 def animate(frames: list, draw, interval_ms: int = 200, figsize=(4, 4)):
     """An animation that calls ``draw(ax, frame)`` for each frame; returns a matplotlib Animation.
 
-    Show it in a notebook with ``HTML(anim.to_jshtml())``; save a GIF with
-    ``anim.save("x.gif", writer="pillow")``.
+    Each frame is drawn on a fresh axes in a cleared figure, so whatever ``draw`` adds beside its axes
+    (a colour bar) appears once per frame instead of piling up. Show it in a notebook with
+    ``HTML(anim.to_jshtml())``; save a GIF with ``anim.save("x.gif", writer="pillow")``.
     """
-    figure, ax = plt.subplots(figsize=figsize)
+    figure = plt.figure(figsize=figsize)
 
     def update(index):
-        ax.clear()
-        draw(ax, frames[index])
+        figure.clear()
+        draw(figure.add_subplot(), frames[index])
         return []
 
     result = animation.FuncAnimation(figure, update, frames=len(frames), interval=interval_ms, blit=False)

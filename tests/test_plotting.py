@@ -1,5 +1,7 @@
 """The figures draw what they are given: checked on the artists matplotlib creates."""
 
+import warnings
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -47,3 +49,20 @@ def test_density_1d_and_animation_to_gif(tmp_path):
     animation.save(path, writer="pillow")
     assert path.read_bytes()[:6] in (b"GIF89a", b"GIF87a")
     assert "<script" in animation.to_jshtml()
+
+
+def test_animating_field_2d_draws_one_colour_bar_per_frame_and_no_stray_figure():
+    axes_drawn = []
+
+    def draw(ax, level):
+        plotting.field_2d(np.zeros((3, 2)), np.ones((3, 2)), lambda points: np.full(len(points), level),
+                          extent=1.0, resolution=4, ax=ax)
+        axes_drawn.append(ax)
+
+    plt.close("all")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "Adding colorbar to a different Figure" was one per frame
+        html = plotting.animate([0.2, 0.5, 0.8, 0.4], draw, interval_ms=50).to_jshtml()
+    assert "<script" in html and len(axes_drawn) >= 4
+    assert len(axes_drawn[-1].figure.axes) == 2  # the last frame: its axes and one colour bar
+    assert plt.get_fignums() == []  # the animation's figure is closed, and no empty one was opened
