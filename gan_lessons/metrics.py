@@ -4,7 +4,8 @@ Chapter 02 counts modes on 2-D mixtures. Chapter 05 adds the image metrics, all 
 features or class probabilities from the evaluation classifier (``classifier.classifier_features``,
 ``classifier.predict_probabilities``): Fréchet distance, the classifier ("Inception-style") score,
 precision and recall of k-NN manifolds, the class histogram's distance from uniform, the
-classification accuracy score, and nearest neighbours for memorisation checks.
+classification accuracy score, and nearest neighbours for memorisation checks (training against
+held-out).
 """
 
 from __future__ import annotations
@@ -176,6 +177,38 @@ def nearest_neighbours(queries, references, k: int = 1) -> tuple[np.ndarray, np.
     queries = np.asarray(queries, np.float32).reshape(len(queries), -1)
     references = np.asarray(references, np.float32).reshape(len(references), -1)
     return NearestNeighbors(n_neighbors=k).fit(references).kneighbors(queries)
+
+
+@dataclass(frozen=True)
+class TrainingVsHeldOut:
+    training_distance: np.ndarray  # (M,) from each sample to its nearest training item
+    training_index: np.ndarray  # (M,) which training item that is
+    held_out_distance: np.ndarray  # (M,) from each sample to its nearest held-out item
+
+    @property
+    def ratio(self) -> np.ndarray:
+        """(M,) training distance / held-out distance: 0 for a copy of a training item."""
+        return self.training_distance / np.maximum(self.held_out_distance, 1e-12)
+
+    def __str__(self):
+        return (f"median distance to the nearest training item {np.median(self.training_distance):.2f}, "
+                f"held-out item {np.median(self.held_out_distance):.2f}, median ratio {np.median(self.ratio):.2f}")
+
+
+def training_vs_held_out(samples, training, held_out) -> TrainingVsHeldOut:
+    """Each sample's distance to its nearest training item beside its distance to its nearest held-out item:
+
+        r_i = min_j ‖x_i − train_j‖ / min_j ‖x_i − held_out_j‖
+
+    A copy of a training item has r = 0. A sample that is new, good or bad, is about as far from the
+    training set as from held-out data of the same distribution, so r does not depend on sample quality the
+    way the training distance alone does (blurry samples are far from both). More reference points leave a
+    nearer one, so compare r with that of new real items against the same two sets, not with 1.
+    Images are compared as flat pixel vectors; pass features to compare in feature space.
+    """
+    training_distance, training_index = nearest_neighbours(samples, training)
+    held_out_distance, _ = nearest_neighbours(samples, held_out)
+    return TrainingVsHeldOut(training_distance[:, 0], training_index[:, 0], held_out_distance[:, 0])
 
 
 # ------------------------------------------------------------------ classification accuracy score
