@@ -97,3 +97,5 @@ def test_mesh_and_sharding_refuse_what_cannot_work():
     # a mesh of one device holds slice(None) for the rows, not 0..3: read it with slice.indices
     assert one_device.addressable_shards[0].index[0].indices(3)[:2] == (0, 3)
     assert parallel.count_all_reduces("a = all-reduce(b)\nc = add(a)\nd = all-reduce(c), e = all-reduce(f)") == 3
+    gpu_style = "s = all-reduce-start(b)\nd = all-reduce-done(s)\nt = all-reduce-start(c)\nu = all-reduce-done(t)"
+    assert parallel.count_all_reduces(gpu_style) == 2  # XLA:GPU's asynchronous pairs, each counted once
