@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+import chapter_times  # noqa: E402
+
 CHAPTERS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 COLAB = "https://colab.research.google.com/github/gan-lessons/gan-lessons/blob/main/notebooks/"
 
@@ -68,14 +72,9 @@ def test_slide_metadata_code_cells_of_at_most_40_lines_and_a_full_run_committed(
 
 def test_the_readme_gives_each_chapters_measured_full_run_time():
     """The instructors' table in README.md matches the committed notebooks' own cell timestamps."""
-    import sys
-
-    sys.path.insert(0, str(ROOT / "tools"))
-    import chapter_times
-
     readme = (ROOT / "README.md").read_text()
     for notebook in CHAPTERS:
-        seconds = sum(cell_seconds for _, cell_seconds, _ in chapter_times.cell_seconds(notebook))
+        seconds = chapter_times.total_seconds(notebook)
         assert f"| {notebook.name[:2]} | {chapter_times.minutes(seconds)} |" in readme, \
             f"README's time for {notebook.name} is stale: run tools/chapter_times.py and paste its table"
 
@@ -94,10 +93,5 @@ def test_no_assert_is_switched_off_in_the_smoke_setting(notebook):
 
 @pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda path: path.stem[:2])
 def test_the_opening_states_the_committed_runs_own_time(notebook):
-    import sys
-
-    sys.path.insert(0, str(ROOT / "tools"))
-    import chapter_times
-
     assert chapter_times.opening(notebook) in source(cells_of(notebook)[0]), \
         f"{notebook.name}: the opening's run time is stale: python tools/chapter_times.py --write-openings"

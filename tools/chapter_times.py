@@ -42,6 +42,11 @@ def cell_seconds(notebook_path: Path) -> list[tuple[int, float, str]]:
     return timed
 
 
+def total_seconds(notebook_path: Path) -> float:
+    """A committed chapter's full-run time: the sum of its code cells' times."""
+    return sum(seconds for _, seconds, _ in cell_seconds(notebook_path))
+
+
 def describe(source: str) -> str:
     """Whether the cell trains or evaluates, whether it loads a shipped checkpoint, and its first line."""
     first = next((line for line in source.splitlines() if line.strip() and not line.startswith("#")), "")
@@ -86,7 +91,7 @@ _OPENING = re.compile(r"(\*\*Time:\*\* ).*? to run on our 2-core CPU test machin
 
 def opening(notebook_path: Path) -> str:
     """The run time a chapter's opening states: the committed full run's, so it cannot go stale."""
-    return OPENING.format(time=minutes(sum(seconds for _, seconds, _ in cell_seconds(notebook_path))))
+    return OPENING.format(time=minutes(total_seconds(notebook_path)))
 
 
 def write_opening(notebook_path: Path) -> bool:
