@@ -7,16 +7,20 @@ compiled both ways, each in fresh processes; a profile of the step shows where t
 YNNPACK, one transposed convolution's weight gradient took about 7.5 ms of a 54 ms step.
 
 So ``jit`` compiles with YNNPACK kept for products and reductions and convolutions left to Eigen. It is
-plain ``jax.jit`` on a GPU or TPU, and on a jax older than 0.10, whose XLA lacks the setting. The choice is
-made at the first call, not at import, so importing the library never starts a JAX backend: chapter 11 must
-choose the number of CPU devices before that happens.
+plain ``jax.jit`` on a GPU or TPU. The setting is experimental: before using it, ``compiler_options`` asks
+this XLA to compile a one-line function with it, and where XLA refuses (an older or newer jax that lacks or
+renamed it), ``jit`` warns once and is plain ``jax.jit``: slower convolutions on a CPU, never an error. The
+choice is made at the first call, not at import, so importing the library never starts a JAX backend:
+chapter 11 must choose the number of CPU devices before that happens.
 """
 
 from __future__ import annotations
 
 import functools
+import warnings
 
 import jax
+import numpy as np
 
 # The default list (products, convolutions, reductions) without convolutions.
 CPU_COMPILER_OPTIONS = {
@@ -25,10 +29,23 @@ CPU_COMPILER_OPTIONS = {
 
 
 def compiler_options() -> dict:
-    """The options ``jit`` compiles with here: ``CPU_COMPILER_OPTIONS`` on a CPU with jax ≥ 0.10, else none."""
-    if jax.default_backend() != "cpu" or jax.__version_info__ < (0, 10):
+    """The options ``jit`` compiles with here: ``CPU_COMPILER_OPTIONS`` on a CPU whose XLA accepts them, else none."""
+    if jax.default_backend() != "cpu":
         return {}
-    return dict(CPU_COMPILER_OPTIONS)
+    return _accepted(tuple(sorted(CPU_COMPILER_OPTIONS.items())))
+
+
+@functools.cache
+def _accepted(options: tuple) -> dict:
+    """``options`` as a dict if this XLA compiles with them; else {} and one warning (cached: asked once)."""
+    try:
+        jax.jit(lambda x: x + 1, compiler_options=dict(options)).lower(np.float32(0)).compile()
+    except jax.errors.JaxRuntimeError as error:
+        warnings.warn(f"this jax {jax.__version__} does not accept the compiler options {dict(options)} "
+                      f"({error}); gan_lessons compiles with plain jax.jit instead: the same results, with "
+                      "slower convolutions on a CPU", RuntimeWarning, stacklevel=2)
+        return {}
+    return dict(options)
 
 
 class _Jitted:

@@ -51,3 +51,21 @@ def test_static_arguments_and_the_function_name_pass_through():
     scaled = compiling.jit(lambda x, factor: x * factor, static_argnames=("factor",))
     assert named.__name__ == "named" and float(named(1.0)) == 2.0
     assert float(scaled(2.0, factor=3)) == 6.0
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="the options are asked of XLA:CPU only")
+def test_options_this_xla_does_not_know_fall_back_to_plain_jit_with_one_warning(monkeypatch):
+    """A jax whose XLA lacks (or renamed) the experimental option: plain jax.jit and a warning, not an error."""
+    monkeypatch.setattr(compiling, "CPU_COMPILER_OPTIONS", {"xla_cpu_no_such_option_in_any_version": "true"})
+    compiling._accepted.cache_clear()
+    try:
+        x, kernel = _inputs()
+        with pytest.warns(RuntimeWarning, match="does not accept the compiler options") as caught:
+            first = compiling.jit(convolution_loss_gradient)(x, kernel)
+            second = compiling.jit(lambda a: a * 2)(x)  # a second function: no second warning
+        assert len([w for w in caught if issubclass(w.category, RuntimeWarning)]) == 1
+        assert compiling.compiler_options() == {}
+        np.testing.assert_array_equal(first, jax.jit(convolution_loss_gradient)(x, kernel))
+        np.testing.assert_array_equal(second, x * 2)
+    finally:
+        compiling._accepted.cache_clear()  # the real options again for the tests after this one
