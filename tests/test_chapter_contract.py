@@ -12,9 +12,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 import chapter_times  # noqa: E402
+import public_url  # noqa: E402
 
 CHAPTERS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-COLAB = "https://colab.research.google.com/github/gan-lessons/gan-lessons/blob/main/notebooks/"
 
 
 def cells_of(notebook: Path) -> list[dict]:
@@ -38,7 +38,7 @@ def test_the_opening_cell_has_the_title_the_goal_the_time_and_the_colab_badge(no
     time = re.search(r"\*\*Time:\*\*[^*]*", text)
     assert time and "CPU" in time.group(0) and "GPU" in time.group(0), "the time on a CPU and on a GPU"
     badge = "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
-    assert f"{badge}({COLAB}{notebook.name})" in text
+    assert f"{badge}({public_url.colab(notebook.name)})" in text
 
 
 @pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda path: path.stem[:2])

@@ -22,8 +22,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+import public_url  # noqa: E402
+
 CHAPTERS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-GIT_ADDRESS = "git+https://github.com/gan-lessons/gan-lessons"
+GIT_ADDRESS = public_url.pip_address()  # the course's repository, from pyproject.toml
 
 
 def install_block(notebook: Path) -> str:

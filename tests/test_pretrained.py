@@ -40,22 +40,22 @@ def test_train_command_writes_a_loadable_dcgan_checkpoint(tmp_path, data_dir):
     assert stored["epochs"] == 0.01 and stored["r1_weight"] == 0.5 and stored["command"].endswith(f"--out {out}")
 
 
-def test_readme_gives_the_command_of_every_shipped_checkpoint():
-    """README's list of training commands must make what is shipped: the same settings as each stored command."""
+def test_contributing_gives_the_command_of_every_shipped_checkpoint():
+    """CONTRIBUTING.md's training commands must make what is shipped: the same settings as each stored command."""
     import re
     import shlex
     from pathlib import Path
 
     from gan_lessons import checkpoint
 
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    page = (Path(__file__).parent.parent / "CONTRIBUTING.md").read_text()
     parser = train.build_parser()
 
     def settings(command: str) -> dict:
         words = shlex.split(command.split("#")[0])[3:]  # after "python -m gan_lessons.train"
         return {k: v for k, v in vars(parser.parse_args(words)).items() if k not in ("out", "data_dir")}
 
-    listed = [settings(line) for line in re.findall(r"^python -m gan_lessons\.train .*$", readme, re.MULTILINE)]
+    listed = [settings(line) for line in re.findall(r"^python -m gan_lessons\.train .*$", page, re.MULTILINE)]
     for name in pretrained.available():
         stored = checkpoint.read_checkpoint_config(pretrained.checkpoint_path(name))["command"]
-        assert settings(stored) in listed, f"{name}: README has no command with the settings of {stored!r}"
+        assert settings(stored) in listed, f"{name}: CONTRIBUTING.md has no command with the settings of {stored!r}"

@@ -13,6 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
+import public_url  # noqa: E402
 import render_site  # noqa: E402
 
 
@@ -24,7 +25,7 @@ def test_every_chapter_renders_with_all_its_figures_and_a_deck(tmp_path):
         stem = Path(page.notebook).stem
         assert page.title.startswith("Chapter ") and page.figures >= 1 and page.slides >= 8
         assert f'href="{stem}.html"' in index and f'href="slides/{stem}.slides.html"' in index
-        assert f"colab.research.google.com/github/gan-lessons/gan-lessons/blob/main/notebooks/{page.notebook}" in index
+        assert f'href="{public_url.colab(page.notebook)}"' in index
         html = (tmp_path / f"{stem}.html").read_text()
         assert page.title in html and html.count('src="data:image/png;base64,') == page.figures
         assert "reveal" in (tmp_path / "slides" / f"{stem}.slides.html").read_text()

@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+import public_url
 from matplotlib import image as matplotlib_image
 from nbconvert import HTMLExporter, SlidesExporter
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
-COLAB = "https://colab.research.google.com/github/gan-lessons/gan-lessons/blob/main/notebooks/"
 EMBEDDED_PNG = re.compile(r'<img[^>]+src="data:image/png;base64,([^"]+)"')
 
 
@@ -85,7 +85,7 @@ def index(pages: list[Page]) -> str:
     rows = "\n".join(
         f'<li><a href="{html.escape(Path(page.notebook).stem)}.html">{html.escape(page.title)}</a> — '
         f'<a href="slides/{html.escape(Path(page.notebook).stem)}.slides.html">slides</a> · '
-        f'<a href="{COLAB}{html.escape(page.notebook)}">open in Colab</a></li>' for page in pages)
+        f'<a href="{html.escape(public_url.colab(page.notebook))}">open in Colab</a></li>' for page in pages)
     return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>GAN Lessons</title></head><body>\n"
             "<h1>GAN Lessons</h1>\n<p>Generative adversarial networks with JAX, Flax and Optax: every chapter "
             "with the outputs of its full run.</p>\n<ol start=\"0\">\n" + rows + "\n</ol>\n</body></html>\n")
