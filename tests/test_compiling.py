@@ -29,8 +29,10 @@ def test_on_cpu_the_options_keep_convolutions_away_from_ynnpack():
     x, kernel = _inputs()
     stock = jax.jit(convolution_loss_gradient).lower(x, kernel).compile().as_text()
     library = compiling.jit(convolution_loss_gradient).lower(x, kernel).compile().as_text()
-    assert "__ynn_fusion" in stock  # XLA's default: the convolutions go to YNNPACK
     assert "__ynn_fusion" not in library and "convolution(" in library
+    if "__ynn_fusion" not in stock:  # jax 0.10.0's XLA, for one, kept convolutions off YNNPACK by default
+        pytest.skip(f"jax {jax.__version__}: XLA's default already leaves convolutions to Eigen")
+    # XLA's default here: the convolutions go to YNNPACK, which the options avoid
 
 
 def test_same_numbers_as_plain_jit_and_usable_inside_another_jit():

@@ -123,3 +123,33 @@ def test_the_fresh_environment_really_lacks_the_library(fresh_environment, tmp_p
                          cwd=tmp_path, capture_output=True, text=True, env={"PATH": os.environ["PATH"]})
     assert ran.returncode == 0 and ran.stdout.strip() == "None", ran.stdout + ran.stderr
     assert sys.prefix != str(fresh_environment)
+
+
+def newer_jax_metadata(environment: Path, version: str) -> None:
+    """Make ``environment`` report jax ``version``: this environment's jax metadata, renumbered, in the fresh
+    environment's own site-packages (found before the shared one). The package index reached here offers no jax
+    newer than the tested one, so a newer preinstalled JAX (Colab's) is stood in for by its version number:
+    that number is all pip weighs when it decides whether to replace it."""
+    from importlib.metadata import distribution
+
+    real = Path(distribution("jax")._path)  # this environment's jax-<version>.dist-info
+    site_packages = next(environment.glob("lib/python*/site-packages"))
+    copy = site_packages / f"jax-{version}.dist-info"
+    shutil.copytree(real, copy)
+    metadata = (copy / "METADATA").read_text()
+    (copy / "METADATA").write_text(metadata.replace(f"\nVersion: {distribution('jax').version}\n",
+                                                    f"\nVersion: {version}\n", 1))
+
+
+def test_the_setup_cell_keeps_a_newer_preinstalled_jax(fresh_environment, tmp_path):
+    """Colab's GPU JAX may be newer than any this course was tested with: installing the course must not
+    downgrade it (pip runs without an index here, so any attempt to change jax would fail the install)."""
+    newer_jax_metadata(fresh_environment, "0.99.0")
+    (tmp_path / "repository").mkdir()
+    source = source_copy(tmp_path / "repository")
+    cell = install_block(CHAPTERS[0]).replace(GIT_ADDRESS, source.as_uri())
+    (tmp_path / "notebooks").mkdir()
+    report = REPORT + "from importlib.metadata import version\nprint('jax', version('jax'))\n"
+    ran = run_setup_cell(fresh_environment, tmp_path / "notebooks", cell + report)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "jax 0.99.0" in ran.stdout and "checkpoints" in ran.stdout, ran.stdout + ran.stderr

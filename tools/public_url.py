@@ -10,6 +10,7 @@ tests/test_public_url.py checks that every one of them is the one derived here.
 
 from __future__ import annotations
 
+import tomllib
 from functools import cache
 from pathlib import Path
 
@@ -21,8 +22,6 @@ BRANCH = "main"
 @cache
 def repository() -> str:
     """``https://github.com/<owner>/<name>``, as pyproject.toml states it."""
-    import tomllib  # here, not above: ruff sorts it as the standard library's only where requires-python >= 3.11
-
     with open(ROOT / "pyproject.toml", "rb") as file:
         address = tomllib.load(file)["project"]["urls"]["Repository"]
     owner_name = address.removeprefix(GITHUB).split("/")
