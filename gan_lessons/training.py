@@ -321,13 +321,16 @@ def has_convolutions(state: PlayerState) -> bool:
 
 
 def choose_runner(d_state: PlayerState, g_state: PlayerState) -> str:
-    """'scan' for dense models, 'loop' for convolutional ones.
+    """'scan' for dense models and on a GPU or TPU; 'loop' for convolutional models on a CPU.
 
     Measured on a 2-core CPU (benchmarks/): a fused ``lax.scan`` is faster for
     MLPs, but XLA:CPU runs convolution gradients inside a rolled loop with a
     naive kernel, tens of times slower (jax-ml/jax#12868), so convolutional
-    models use a Python loop over the jitted ``train_step``.
+    models use a Python loop over the jitted ``train_step`` there. That is
+    XLA:CPU's weakness: on a GPU the scan saves a dispatch per step.
     """
+    if jax.default_backend() != "cpu":
+        return "scan"
     return "loop" if has_convolutions(d_state) or has_convolutions(g_state) else "scan"
 
 

@@ -105,9 +105,16 @@ def test_same_seed_same_numbers_and_scan_matches_loop():
 
 def test_runner_choice():
     assert training.choose_runner(*mlp_states()) == "scan"
-    assert training.choose_runner(*dcgan_states()) == "loop"
+    assert training.choose_runner(*dcgan_states()) == ("loop" if jax.default_backend() == "cpu" else "scan")
     with pytest.raises(ValueError, match="runner must be"):
         training.train(*mlp_states(), ring_batches(2), jax.random.key(0), runner="fast", progress=False)
+
+
+def test_off_the_cpu_convolutional_models_run_in_a_scan(monkeypatch):
+    """jax-ml/jax#12868 (rolled loops of convolution gradients) is XLA:CPU's: a GPU fuses the steps."""
+    monkeypatch.setattr(training.jax, "default_backend", lambda: "gpu")
+    assert training.choose_runner(*dcgan_states()) == "scan"
+    assert training.choose_runner(*mlp_states()) == "scan"
 
 
 def test_batchnorm_statistics_are_state_updated_in_training_only():
