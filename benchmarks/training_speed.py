@@ -148,7 +148,7 @@ def guard_overhead(batches, ring_batches, steps, repeats):
     d_state = training.PlayerState.create(discriminator, optax.adam(1e-3, b1=0.5))
     g_state = training.PlayerState.create(generator, optax.adam(1e-3, b1=0.5))
     guarded = time_training(d_state, g_state, ring_batches, "scan", repeats)[0]
-    bare = time_bare_step(d_state, g_state, toy_batches, "scan", repeats)
+    bare = time_bare_step(d_state, g_state, ring_batches, "scan", repeats)
     print(f"{'MLP GAN, lax.scan':40s} {guarded:10.0f} {bare:10.0f} {guarded / bare:6.2f}x")
 
 
