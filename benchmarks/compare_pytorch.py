@@ -9,6 +9,11 @@ Needs PyTorch, a benchmark-only dependency:
 
     pip install -r benchmarks/requirements-torch.txt     # torch==2.13.0, the CPU build
     python benchmarks/compare_pytorch.py                  # add --quick for fewer steps and rounds
+    python benchmarks/compare_pytorch.py --device gpu     # on an NVIDIA GPU (a CUDA build of torch and of jax)
+
+On a GPU the script also times PyTorch with ``torch.compile`` (where it fails, it prints why), compares JAX with
+the faster of PyTorch's two, and takes the peak from a large float32 matrix product measured there (what
+``jnp.dot`` reaches at JAX's default precision), not from a formula.
 
 FLOP efficiency: the FLOPs of one jitted training step come from XLA's own cost analysis of the compiled
 program; achieved FLOP/s = FLOPs per step × steps per second. The peak is cores × clock × FLOPs per cycle per
@@ -47,18 +52,22 @@ from gan_lessons import data, training
 from gan_lessons.models import CONFIGS, MLPDiscriminator, MLPGenerator
 
 MODELS = {"paper": "DCGAN paper", "cpu": "DCGAN cpu", "mlp": "MLP GAN"}
-FRAMEWORKS = ("JAX", "PyTorch")
+FRAMEWORKS = {"cpu": ("JAX", "PyTorch"), "gpu": ("JAX", "PyTorch", "PyTorch compiled")}
+JAX_PLATFORMS = {"cpu": "cpu", "gpu": "cuda"}
 
 
-def time_torch(gan, batches, repeats):
-    """images/s of PyTorch eager over ``batches`` (a list of tensors), best of ``repeats``, after 2 warm-up steps."""
+def time_torch(gan, batches, repeats, synchronize=lambda: None):
+    """images/s of ``gan.step`` over ``batches`` (a list of tensors), best of ``repeats``, after 2 warm-up steps.
+    ``synchronize``: waits for the device (``torch.cuda.synchronize`` on a GPU, where steps run asynchronously)."""
     for batch in batches[:2]:
         gan.step(batch)
+    synchronize()
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
         for batch in batches:
             gan.step(batch)
+        synchronize()
         best = min(best, time.perf_counter() - start)
     return len(batches) * BATCH / best
 
@@ -86,7 +95,7 @@ def cpu_peak_flops(lanes: int | None, fma_units: int | None) -> tuple[float, str
 
 
 def matmul_flops_per_second(size: int = 2048, repeats: int = 10) -> float:
-    """FLOP/s of a float32 (size × size) matrix product in JAX: what this CPU reaches on the friendliest work."""
+    """FLOP/s of a float32 (size × size) matrix product in JAX: what this device reaches on the friendliest work."""
     a = jax.random.normal(jax.random.key(0), (size, size))
     return 2 * size ** 3 / time_call(jax.jit(jnp.dot), a, a, calls=repeats, repeats=3)
 
@@ -135,11 +144,12 @@ def model_steps(model: str, steps: int) -> int:
     return {"paper": steps, "cpu": steps * 8, "mlp": 200}[model]
 
 
-def measure(framework: str, model: str, steps: int, repeats: int) -> float:
+def measure(framework: str, model: str, steps: int, repeats: int, device: str = "cpu") -> float:
     """images/s of one framework on one model, in this process: what a fresh process of ``--measure`` prints.
 
-    JAX is ``training.train`` as a student calls it (divergence guard included; the fused scan for the MLP);
-    PyTorch is eager mode with its default threads. Both train on the same batches.
+    JAX is ``training.train`` as a student calls it (divergence guard included; the runner it picks on this
+    device); PyTorch is eager mode with its default threads, or its step under ``torch.compile``. Both train on
+    the same batches.
     """
     count = model_steps(model, steps)
     if model == "mlp":
@@ -150,25 +160,102 @@ def measure(framework: str, model: str, steps: int, repeats: int) -> float:
     if framework == "JAX":
         if model == "mlp":
             return jax_mlp_rate(batches, repeats)
-        return time_training(*dcgan_states(CONFIGS[model], fast_gradient=True), batches, "loop", repeats)[0]
+        d_state, g_state = dcgan_states(CONFIGS[model], fast_gradient=True)
+        return time_training(d_state, g_state, batches, training.choose_runner(d_state, g_state), repeats)[0]
+    return torch_rate(framework, model, batches, repeats, device)
+
+
+def torch_rate(framework: str, model: str, batches, repeats: int, device: str) -> float:
     import torch
     from torch_reference import make_torch_dcgan, make_torch_mlp_gan
 
     torch.manual_seed(0)
+    target = "cuda" if device == "gpu" else "cpu"
     if model == "mlp":
-        return time_torch(make_torch_mlp_gan(), [torch.from_numpy(np.array(b)) for b in batches], repeats)
-    nchw = [torch.from_numpy(np.ascontiguousarray(b.transpose(0, 3, 1, 2))) for b in batches]  # PyTorch's layout
-    return time_torch(make_torch_dcgan(CONFIGS[model]), nchw, repeats)
+        gan, tensors = make_torch_mlp_gan(target), [torch.from_numpy(np.array(b)) for b in batches]
+    else:
+        gan = make_torch_dcgan(CONFIGS[model], target)
+        tensors = [torch.from_numpy(np.ascontiguousarray(b.transpose(0, 3, 1, 2))) for b in batches]  # NCHW
+    if framework == "PyTorch compiled":
+        gan.step = torch.compile(gan.step)
+    synchronize = torch.cuda.synchronize if target == "cuda" else (lambda: None)
+    return time_torch(gan, [tensor.to(target) for tensor in tensors], repeats, synchronize)
 
 
-def measure_in_fresh_process(framework: str, model: str, steps: int, repeats: int) -> float:
+def measure_in_fresh_process(framework: str, model: str, steps: int, repeats: int,
+                             device: str = "cpu") -> tuple[float, str]:
+    """(images/s, "") from a fresh process; (nan, the error's last line) where that process fails."""
     command = [sys.executable, __file__, "--measure", framework, model, "--steps", str(steps),
-               "--repeats", str(repeats)]
-    return float(subprocess.run(command, check=True, capture_output=True, text=True).stdout.split()[-1])
+               "--repeats", str(repeats), "--device", device]
+    environment = dict(os.environ, JAX_PLATFORMS=JAX_PLATFORMS[device])
+    ran = subprocess.run(command, capture_output=True, text=True, env=environment)
+    if ran.returncode != 0:
+        lines = [line for line in ran.stderr.splitlines() if line.strip()]
+        return float("nan"), (lines[-1] if lines else f"exit status {ran.returncode}")
+    return float(ran.stdout.split()[-1]), ""
 
 
 def median(values) -> float:
     return float(np.median(values))
+
+
+def best_torch_rates(rates, model: str, frameworks) -> list[float]:
+    """Per round, the faster of PyTorch's runs on ``model`` (a failed one, nan, never counts)."""
+    per_round = zip(*(rates[model, name] for name in frameworks if name != "JAX"))
+    return [max((rate for rate in round_rates if rate == rate), default=float("nan")) for round_rates in per_round]
+
+
+def compare_frameworks(device: str, steps: int, rounds: int, repeats: int):
+    """Every framework on every model in fresh processes, ``rounds`` times, the order flipped each round."""
+    frameworks = FRAMEWORKS[device]
+    rates = {(model, framework): [] for model in MODELS for framework in frameworks}
+    failures = {}
+    for round_number in range(rounds):
+        order = frameworks if round_number % 2 == 0 else frameworks[::-1]  # none always goes first
+        for model in MODELS:
+            for framework in order:
+                rate, error = measure_in_fresh_process(framework, model, steps, repeats, device)
+                rates[model, framework].append(rate)
+                if error:
+                    failures[model, framework] = error
+        print(f"round {round_number + 1}: " + ", ".join(
+            f"{MODELS[model]} {rates[model, 'JAX'][-1] / best_torch_rates(rates, model, frameworks)[-1]:.2f}x"
+            for model in MODELS), flush=True)
+    return rates, failures
+
+
+def print_comparison(device: str, rates, failures):
+    frameworks = FRAMEWORKS[device]
+    print(f"\n{'model':12s} " + " ".join(f"{name + ' images/s':>26s}" for name in frameworks)
+          + f" {'JAX / best PyTorch':>19s}   (medians over the rounds; each round's ratio)")
+    for model, name in MODELS.items():
+        ratios = [jax_rate / torch_rate for jax_rate, torch_rate
+                  in zip(rates[model, "JAX"], best_torch_rates(rates, model, frameworks))]
+        print(f"{name:12s} " + " ".join(f"{median(rates[model, framework]):26.1f}" for framework in frameworks)
+              + f" {median(ratios):18.2f}x   ({', '.join(f'{ratio:.2f}' for ratio in ratios)})")
+    for (model, framework), error in failures.items():
+        print(f"  {framework} failed on {MODELS[model]} (nan above): {error}")
+
+
+def print_flop_efficiency(device: str, rates, lanes, fma_units):
+    """The JAX step's FLOPs (XLA's cost analysis) × its median rate, against the device's peak."""
+    measured = matmul_flops_per_second(8192 if device == "gpu" else 2048)
+    if device == "gpu":
+        peak, source = measured, f"an 8192 x 8192 float32 matmul measured {measured / 1e12:.1f} TFLOP/s"
+    else:
+        formula_peak, formula = cpu_peak_flops(lanes, fma_units)
+        peak = max(formula_peak, measured)
+        source = (f"peak by formula: {formula} = {formula_peak / 1e9:.0f} GFLOP/s; a 2048 x 2048 float32 matmul "
+                  f"measured {measured / 1e9:.0f} GFLOP/s; the larger")
+    print(f"\nFLOP efficiency of the JAX step (XLA cost analysis), at the median JAX rate.\n  {source}: "
+          f"{peak / 1e9:.0f} GFLOP/s")
+    images, _ = data.load_mnist("train")
+    first_batch = data.epoch_batches(jax.random.key(0), images, BATCH)[0]
+    for model in ("paper", "cpu"):
+        step = step_flops(*dcgan_states(CONFIGS[model], fast_gradient=True), first_batch)
+        achieved = step * median(rates[model, "JAX"]) / BATCH
+        print(f"{MODELS[model]:12s} {step / 1e9:6.2f} GFLOP per step of {BATCH}, {achieved / 1e9:8.1f} GFLOP/s "
+              f"achieved = {achieved / peak:6.1%} of peak")
 
 
 def main():
@@ -176,6 +263,7 @@ def main():
     parser.add_argument("--steps", type=int, default=30, help="timed steps per run for the paper DCGAN")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=3, help="fresh JAX and PyTorch processes per model")
+    parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu", help="where both frameworks run")
     parser.add_argument("--lanes", type=int, help="float32 lanes per FMA unit, for the peak (default: guessed)")
     parser.add_argument("--fma-units", type=int, help="vector FMA units per core, for the peak (default: guessed)")
     parser.add_argument("--quick", action="store_true")
@@ -186,57 +274,29 @@ def main():
     args = parser.parse_args()
     steps, rounds = (6, 2) if args.quick else (args.steps, args.rounds)
     if args.bare_step:
-        print(bare_step_rate(*args.bare_step, steps, args.repeats))
-        return
+        return print(bare_step_rate(*args.bare_step, steps, args.repeats))
     if args.measure:
-        print(measure(*args.measure, steps, args.repeats))
-        return
+        return print(measure(*args.measure, steps, args.repeats, args.device))
     try:
         import torch
     except ImportError:
         sys.exit("PyTorch is not installed: pip install -r benchmarks/requirements-torch.txt (the CPU build)")
-    print(f"jax {jax.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
-          f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}; {rounds} rounds")
-
-    rates = {(model, framework): [] for model in MODELS for framework in FRAMEWORKS}
-    for round_number in range(rounds):
-        order = FRAMEWORKS if round_number % 2 == 0 else FRAMEWORKS[::-1]  # neither always goes first
-        for model in MODELS:
-            for framework in order:
-                rates[model, framework].append(measure_in_fresh_process(framework, model, steps, args.repeats))
-        print(f"round {round_number + 1}: " + ", ".join(
-            f"{MODELS[model]} {rates[model, 'JAX'][-1] / rates[model, 'PyTorch'][-1]:.2f}x" for model in MODELS),
-            flush=True)
-
-    print(f"\n{'model':12s} {'JAX images/s':>14s} {'PyTorch images/s':>18s} {'JAX / PyTorch':>14s}   "
-          "(medians over the rounds; each round's ratio)")
-    for model, name in MODELS.items():
-        jax_rates, torch_rates = rates[model, "JAX"], rates[model, "PyTorch"]
-        ratios = [jax_rate / torch_rate for jax_rate, torch_rate in zip(jax_rates, torch_rates)]
-        print(f"{name:12s} {median(jax_rates):14.1f} {median(torch_rates):18.1f} {median(ratios):13.2f}x   "
-              f"({', '.join(f'{ratio:.2f}' for ratio in ratios)})")
-
-    print("\nthe bare jitted step (no divergence guard), each in fresh processes: the library's compiler settings "
-          "against XLA's defaults")
-    for model in ("paper", "cpu"):
-        library, stock = compare_settings(model, model_steps(model, steps), args.repeats)
-        print(f"{MODELS[model]:12s} library {library:8.1f} images/s, XLA defaults {stock:8.1f} images/s: "
-              f"{library / stock:.2f}x")
-
-    formula_peak, formula = cpu_peak_flops(args.lanes, args.fma_units)
-    measured = matmul_flops_per_second()
-    peak = max(formula_peak, measured)
-    print(f"\nFLOP efficiency of the JAX step (XLA cost analysis), at the median JAX rate.\n  peak by formula: "
-          f"{formula} = {formula_peak / 1e9:.0f} GFLOP/s\n  a 2048 x 2048 float32 matmul measured "
-          f"{measured / 1e9:.0f} GFLOP/s\n  share of the larger, {peak / 1e9:.0f} GFLOP/s:")
-    images, _ = data.load_mnist("train")
-    first_batch = data.epoch_batches(jax.random.key(0), images, BATCH)[0]
-    for model in ("paper", "cpu"):
-        step = step_flops(*dcgan_states(CONFIGS[model], fast_gradient=True), first_batch)
-        achieved = step * median(rates[model, "JAX"]) / BATCH
-        print(f"{MODELS[model]:12s} {step / 1e9:6.2f} GFLOP per step of {BATCH}, {achieved / 1e9:6.1f} GFLOP/s "
-              f"achieved = {achieved / peak:6.1%} of peak")
-
+    if args.device == "gpu" and not (torch.cuda.is_available() and jax.default_backend() == "gpu"):
+        sys.exit(f"--device gpu needs a GPU for both: torch.cuda.is_available() {torch.cuda.is_available()}, "
+                 f"JAX's backend {jax.default_backend()}")
+    print(f"jax {jax.__version__} on {jax.devices()[0].device_kind}, torch {torch.__version__} "
+          f"({torch.get_num_threads()} threads), {os.cpu_count()} cores, "
+          f"{platform.processor() or platform.machine()}; {rounds} rounds")
+    rates, failures = compare_frameworks(args.device, steps, rounds, args.repeats)
+    print_comparison(args.device, rates, failures)
+    if args.device == "cpu":  # the compiler option is XLA:CPU's
+        print("\nthe bare jitted step (no divergence guard), each in fresh processes: the library's compiler "
+              "settings against XLA's defaults")
+        for model in ("paper", "cpu"):
+            library, stock = compare_settings(model, model_steps(model, steps), args.repeats)
+            print(f"{MODELS[model]:12s} library {library:8.1f} images/s, XLA defaults {stock:8.1f} images/s: "
+                  f"{library / stock:.2f}x")
+    print_flop_efficiency(args.device, rates, args.lanes, args.fma_units)
 
 if __name__ == "__main__":
     main()

@@ -95,21 +95,24 @@ def dcgan_init(module):
 class TorchGAN:
     """Both players, their Adam optimisers and the training step."""
 
-    def __init__(self, generator: nn.Module, discriminator: nn.Module, latent_dim: int, learning_rate=2e-4):
-        self.generator, self.discriminator, self.latent_dim = generator, discriminator, latent_dim
+    def __init__(self, generator: nn.Module, discriminator: nn.Module, latent_dim: int, learning_rate=2e-4,
+                 device: str = "cpu"):
+        self.generator, self.discriminator = generator.to(device), discriminator.to(device)
+        self.latent_dim, self.device = latent_dim, device
         self.g_optimizer = torch.optim.Adam(generator.parameters(), learning_rate, betas=(0.5, 0.999))
         self.d_optimizer = torch.optim.Adam(discriminator.parameters(), learning_rate, betas=(0.5, 0.999))
 
     def step(self, real):
         batch = real.shape[0]
-        fake = self.generator(torch.randn(batch, self.latent_dim)).detach()  # D's loss must not reach G
+        z = torch.randn(batch, self.latent_dim, device=self.device)
+        fake = self.generator(z).detach()  # D's loss must not reach G
         real_logits, fake_logits = self.discriminator(real), self.discriminator(fake)  # separate BatchNorm batches
         d_loss = (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
                   + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
         self.d_optimizer.zero_grad(set_to_none=True)
         d_loss.backward()
         self.d_optimizer.step()
-        fake_logits = self.discriminator(self.generator(torch.randn(batch, self.latent_dim)))
+        fake_logits = self.discriminator(self.generator(torch.randn(batch, self.latent_dim, device=self.device)))
         g_loss = F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))  # non-saturating
         self.g_optimizer.zero_grad(set_to_none=True)
         g_loss.backward()  # D's gradients from this pass are cleared before D's next update
@@ -117,12 +120,12 @@ class TorchGAN:
         return d_loss.detach(), g_loss.detach()
 
 
-def make_torch_dcgan(config: DCGANConfig) -> TorchGAN:
+def make_torch_dcgan(config: DCGANConfig, device: str = "cpu") -> TorchGAN:
     generator, discriminator = TorchDCGANGenerator(config), TorchDCGANDiscriminator(config)
     generator.apply(dcgan_init)
     discriminator.apply(dcgan_init)
-    return TorchGAN(generator, discriminator, config.latent_dim)
+    return TorchGAN(generator, discriminator, config.latent_dim, device=device)
 
 
-def make_torch_mlp_gan() -> TorchGAN:
-    return TorchGAN(TorchMLPGenerator(), TorchMLPDiscriminator(), 16, learning_rate=1e-3)
+def make_torch_mlp_gan(device: str = "cpu") -> TorchGAN:
+    return TorchGAN(TorchMLPGenerator(), TorchMLPDiscriminator(), 16, learning_rate=1e-3, device=device)
