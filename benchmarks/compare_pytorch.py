@@ -106,7 +106,7 @@ def bare_step_rate(config_name: str, settings: str, steps: int, repeats: int) ->
             else jax.jit(training._train_step, static_argnames=("objective",)))
     images, _ = data.load_mnist("train")
     batches = data.epoch_batches(jax.random.key(0), images, BATCH)[:steps]
-    d_state, g_state = dcgan_states(CONFIGS[config_name], fast_gradient=True)
+    d_state, g_state = dcgan_states(CONFIGS[config_name])
     return time_bare_step(d_state, g_state, batches, "loop", repeats, step=step)
 
 
@@ -160,7 +160,7 @@ def measure(framework: str, model: str, steps: int, repeats: int, device: str = 
     if framework == "JAX":
         if model == "mlp":
             return jax_mlp_rate(batches, repeats)
-        d_state, g_state = dcgan_states(CONFIGS[model], fast_gradient=True)
+        d_state, g_state = dcgan_states(CONFIGS[model])
         return time_training(d_state, g_state, batches, training.choose_runner(d_state, g_state), repeats)[0]
     return torch_rate(framework, model, batches, repeats, device)
 
@@ -252,7 +252,7 @@ def print_flop_efficiency(device: str, rates, lanes, fma_units):
     images, _ = data.load_mnist("train")
     first_batch = data.epoch_batches(jax.random.key(0), images, BATCH)[0]
     for model in ("paper", "cpu"):
-        step = step_flops(*dcgan_states(CONFIGS[model], fast_gradient=True), first_batch)
+        step = step_flops(*dcgan_states(CONFIGS[model]), first_batch)
         achieved = step * median(rates[model, "JAX"]) / BATCH
         print(f"{MODELS[model]:12s} {step / 1e9:6.2f} GFLOP per step of {BATCH}, {achieved / 1e9:8.1f} GFLOP/s "
               f"achieved = {achieved / peak:6.1%} of peak")

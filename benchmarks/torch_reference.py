@@ -87,7 +87,7 @@ class TorchMLPDiscriminator(nn.Module):
 
 
 def dcgan_init(module):
-    """N(0, 0.02) for convolution and dense weights, as DCGAN (and ``gan_lessons.layers.DCGAN_INIT``)."""
+    """N(0, 0.02) for convolution and dense weights, as DCGAN (and ``gan_lessons.models.DCGAN_INIT``)."""
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
         nn.init.normal_(module.weight, 0.0, 0.02)
 

@@ -22,7 +22,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from gan_lessons import data, layers, training
+from gan_lessons import cpu_kernels, data, training
 from gan_lessons.compiling import jit
 from gan_lessons.models import CPU, PAPER, MLPDiscriminator, MLPGenerator, make_dcgan
 
@@ -97,7 +97,8 @@ def time_call(function, *args, calls=20, repeats=5):
 
 def transposed_forward_rates(config, repeats):
     """Seconds per forward of each strided transposed convolution of ``config``'s G at batch 128, in each of
-    ``layers.TRANSPOSED_FORMS``, and the form the layer takes; then D's first convolution, lax against the product."""
+    ``cpu_kernels.TRANSPOSED_FORMS``, and the form the layer takes; then D's first convolution, lax against the
+    product."""
     side, channels = 7, [config.projection_channels] + [c for c, _ in config.generator_layers]
     rows = []
     for (c_in, c_out), (_, stride) in zip(zip(channels[:-1], channels[1:]), config.generator_layers):
@@ -105,22 +106,23 @@ def transposed_forward_rates(config, repeats):
             x = jax.random.normal(jax.random.key(0), (BATCH, side, side, c_in))
             kernel = jax.random.normal(jax.random.key(1), (config.kernel_size,) * 2 + (c_in, c_out))
             seconds = {form: time_call(jit(function, static_argnums=2), x, kernel, (stride, stride), repeats=repeats)
-                       for form, function in layers.TRANSPOSED_FORMS.items()}
+                       for form, function in cpu_kernels.TRANSPOSED_FORMS.items()}
             rows.append((f"{config.name} G: {side}x{side}x{c_in} -> {side * stride}x{side * stride}x{c_out}", seconds,
-                         layers.transposed_form(kernel.shape, (stride, stride))))
+                         cpu_kernels.transposed_form(kernel.shape, (stride, stride))))
         side *= stride
     images = jax.random.normal(jax.random.key(2), (BATCH, 28, 28, 1))
     kernel = jax.random.normal(jax.random.key(3), (config.kernel_size,) * 2 + (1, config.discriminator_channels[0]))
     seconds = {form: time_call(jit(function, static_argnums=2), images, kernel, (2, 2), repeats=repeats)
-               for form, function in (("stock", layers._lax_strided_convolution),
-                                      ("product", layers.strided_convolution_product))}
+               for form, function in (("stock", cpu_kernels._lax_strided_convolution),
+                                      ("product", cpu_kernels.strided_convolution_product))}
     rows.append((f"{config.name} D: 28x28x1 -> 14x14x{kernel.shape[3]}", seconds,
-                 layers.strided_form(images.shape[3], (2, 2))))
+                 cpu_kernels.strided_form(images.shape[3], (2, 2))))
     return rows
 
 
-def dcgan_states(config, fast_gradient):
-    generator, discriminator = make_dcgan(config, jax.random.key(0), fast_gradient=fast_gradient)
+def dcgan_states(config, cpu_kernels_on: bool | None = None):
+    """Both players' states; ``cpu_kernels_on``: the models' switch (None: on where JAX runs on a CPU)."""
+    generator, discriminator = make_dcgan(config, jax.random.key(0), cpu_kernels=cpu_kernels_on)
     return (training.PlayerState.create(discriminator, training.dcgan_optimizer()),
             training.PlayerState.create(generator, training.dcgan_optimizer()))
 
@@ -138,7 +140,7 @@ def guard_overhead(batches, ring_batches, steps, repeats):
     print("\nThe divergence guard (running.run_steps: NaN/Inf checks and the keep-last-good select in every step)")
     print(f"{'case':40s} {'guarded':>10s} {'bare step':>10s} {'ratio':>7s}")
     for config, case_steps in ((CPU, steps * 8), (PAPER, steps)):
-        d_state, g_state = dcgan_states(config, True)
+        d_state, g_state = dcgan_states(config)  # the models' default on this device
         runner = training.choose_runner(d_state, g_state)  # the one training.train picks on this device
         guarded = time_training(d_state, g_state, batches[:case_steps], runner, repeats)[0]
         bare = time_bare_step(d_state, g_state, batches[:case_steps], runner, repeats)
@@ -168,10 +170,10 @@ def main():
         return guard_overhead(batches, toy_batches(), steps, args.repeats)
     results = {}
     cases = [
-        ("paper, stock transposed conv", PAPER, False, steps),
-        ("paper, custom-VJP transposed conv", PAPER, True, steps),
-        ("cpu, stock transposed conv", CPU, False, steps * 8),
-        ("cpu, custom-VJP transposed conv", CPU, True, steps * 8),
+        ("paper, plain layers", PAPER, False, steps),
+        ("paper, CPU kernels", PAPER, True, steps),
+        ("cpu, plain layers", CPU, False, steps * 8),
+        ("cpu, CPU kernels", CPU, True, steps * 8),
     ]
     print(f"\nDCGAN, Python loop over the jitted step, batch {BATCH}")
     print(f"{'case':40s} {'images/s':>10s} {'compile s':>10s}")
@@ -181,13 +183,13 @@ def main():
         results[name] = rate
         print(f"{name:40s} {rate:10.1f} {compile_seconds:10.2f}", flush=True)
 
-    paper = results["paper, custom-VJP transposed conv"]
+    paper = results["paper, CPU kernels"]
     print("\nratios measured in this run:")
-    print(f"  custom VJP / stock, paper:  {paper / results['paper, stock transposed conv']:.2f}x")
-    cpu_fast, cpu_stock = results["cpu, custom-VJP transposed conv"], results["cpu, stock transposed conv"]
-    print(f"  custom VJP / stock, cpu:    {cpu_fast / cpu_stock:.2f}x")
-    print(f"  cpu / paper (both custom):  {cpu_fast / paper:.2f}x")
-    print(f"  cpu / paper (both stock):   {cpu_stock / results['paper, stock transposed conv']:.2f}x")
+    print(f"  CPU kernels / plain, paper:  {paper / results['paper, plain layers']:.2f}x")
+    cpu_fast, cpu_stock = results["cpu, CPU kernels"], results["cpu, plain layers"]
+    print(f"  CPU kernels / plain, cpu:    {cpu_fast / cpu_stock:.2f}x")
+    print(f"  cpu / paper (both kernels):  {cpu_fast / paper:.2f}x")
+    print(f"  cpu / paper (both plain):    {cpu_stock / results['paper, plain layers']:.2f}x")
 
     print(f"\nForward passes at batch {BATCH}: G's strided transposed convolutions (stock: over a zero-dilated "
           "input; phases: sub-pixel; product: one matrix product) and D's first convolution")
@@ -200,7 +202,7 @@ def main():
                   f"({seconds['stock'] / seconds[used]:.2f}x stock)", flush=True)
 
     scan_steps = max(2, steps // 3)  # a rolled scan of conv steps is slow on XLA:CPU: keep its run short
-    print(f"\nDCGAN cpu (custom VJP): Python loop vs lax.scan, {scan_steps} steps per scan call")
+    print(f"\nDCGAN cpu (CPU kernels): Python loop vs lax.scan, {scan_steps} steps per scan call")
     print(f"{'runner':40s} {'images/s':>10s} {'compile s':>10s}")
     conv_rates = {"Python loop over jitted step": cpu_fast}
     d_state, g_state = dcgan_states(CPU, True)

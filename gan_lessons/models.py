@@ -13,10 +13,22 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 from flax import nnx
+from jax import lax
 
-from gan_lessons.layers import DCGAN_INIT, ConvTranspose, strided_convolution
+from gan_lessons import cpu_kernels as kernels
 
 BATCHNORM_MOMENTUM = 0.9  # running averages settle within a few hundred steps
+DCGAN_INIT = nnx.initializers.normal(0.02)  # Radford et al. 2015, §4: weights ~ N(0, 0.02)
+
+
+def use_cpu_kernels(cpu_kernels: bool | None = None) -> bool:
+    """The models' one speed switch: the course's CPU kernels (``cpu_kernels.py``) or the plain layers.
+
+    ``None`` (every model's default): the kernels where JAX runs on a CPU, where they train the DCGAN faster
+    (benchmarks/README.md), and the plain layers on a GPU or TPU. Both compute the same functions, so a
+    checkpoint trained with either loads into either.
+    """
+    return jax.default_backend() == "cpu" if cpu_kernels is None else bool(cpu_kernels)
 
 
 def leaky_relu(x):
@@ -125,6 +137,37 @@ CPU = DCGANConfig("cpu", 100, 64, ((32, 2), (1, 2)), (16, 32), 4)
 CONFIGS = {config.name: config for config in (PAPER, CPU)}
 
 
+def transposed_convolution(x, kernel, strides):
+    """A SAME transposed convolution, x (B, H, W, in) → (B, H·s, W·s, out), with kernel (k, k, in, out).
+
+    ``lax.conv_transpose`` with ``transpose_kernel=True`` is the gradient of a stride-s convolution whose kernel
+    is (k, k, out, in): so the kernel's last two axes are swapped first.
+    """
+    return lax.conv_transpose(x, jnp.swapaxes(kernel, 2, 3), strides, "SAME", dimension_numbers=kernels.DIMENSIONS,
+                              transpose_kernel=True)
+
+
+class ConvTranspose(nnx.Module):
+    """G's upsampling layer: a SAME transposed convolution (stride s multiplies height and width by s).
+
+    ``cpu_kernels``: the plain ``transposed_convolution`` above, or ``cpu_kernels.conv_transpose`` (the same
+    function with a hand-written backward pass); see ``use_cpu_kernels``.
+    """
+
+    def __init__(self, in_features, out_features, kernel_size, strides=1, *, use_bias=True,
+                 kernel_init=DCGAN_INIT, cpu_kernels: bool | None = None, rngs: nnx.Rngs):
+        self.strides = (strides, strides)
+        self.cpu_kernels = use_cpu_kernels(cpu_kernels)
+        shape = (kernel_size, kernel_size, in_features, out_features)
+        self.kernel = nnx.Param(kernel_init(rngs.params(), shape))
+        self.bias = nnx.Param(jnp.zeros((out_features,))) if use_bias else None
+
+    def __call__(self, x):
+        function = kernels.conv_transpose if self.cpu_kernels else transposed_convolution
+        y = function(x, self.kernel[...], self.strides)
+        return y if self.bias is None else y + self.bias[...]
+
+
 class DCGANGenerator(nnx.Module):
     """z (B, latent_dim) → images (B, 28, 28, 1) in [-1, 1].
 
@@ -139,7 +182,7 @@ class DCGANGenerator(nnx.Module):
     ``tanh_output=False`` returns the last layer's raw values: the VAE decoder uses them as Bernoulli logits.
     """
 
-    def __init__(self, config: DCGANConfig = CPU, *, fast_gradient=True, batch_norm: bool = True,
+    def __init__(self, config: DCGANConfig = CPU, *, cpu_kernels: bool | None = None, batch_norm: bool = True,
                  tanh_output: bool = True, rngs: nnx.Rngs):
         self.config = config
         self.latent_dim = config.latent_dim
@@ -154,7 +197,7 @@ class DCGANGenerator(nnx.Module):
         channels = [c0] + [c for c, _ in config.generator_layers]
         self.upsample = nnx.List([
             ConvTranspose(c_in, c_out, config.kernel_size, stride, use_bias=(c_out == 1 or not batch_norm),
-                          fast_gradient=fast_gradient, rngs=rngs)
+                          cpu_kernels=cpu_kernels, rngs=rngs)
             for c_in, (c_out, stride) in zip(channels[:-1], config.generator_layers)
         ])
         # BatchNorm after every transposed convolution except the output (DCGAN §3)
@@ -186,15 +229,18 @@ class DCGANDiscriminator(nnx.Module):
     "spectral" (no BatchNorm; every layer spectrally normalised).
     """
 
-    def __init__(self, config: DCGANConfig = CPU, norm: str = "batch", input_channels: int = 1, *, rngs: nnx.Rngs):
+    def __init__(self, config: DCGANConfig = CPU, norm: str = "batch", input_channels: int = 1, *,
+                 cpu_kernels: bool | None = None, rngs: nnx.Rngs):
         self.config = config
         self.batch_norm = norm == "batch"
         wrap = _normalisation_wrapper(norm, ("batch", "none", "spectral"), rngs)
         channels = (input_channels, *config.discriminator_channels)
         k = config.kernel_size
+        # plain nnx.Conv, or the same convolution with a faster input gradient on a CPU (see use_cpu_kernels)
+        convolution = kernels.strided_convolution if use_cpu_kernels(cpu_kernels) else lax.conv_general_dilated
         self.convs = nnx.List([
             wrap(nnx.Conv(c_in, c_out, (k, k), strides=2, kernel_init=DCGAN_INIT, rngs=rngs,
-                          conv_general_dilated=strided_convolution))
+                          conv_general_dilated=convolution))
             for c_in, c_out in zip(channels[:-1], channels[1:])
         ])
         self.norms = nnx.List([
@@ -234,13 +280,14 @@ class ConditionalDCGANGenerator(nnx.Module):
     to draw:  [z, one_hot(y)] (B, latent_dim + classes) → the DCGAN generator (see ``DCGANGenerator``).
     """
 
-    def __init__(self, config: DCGANConfig = CPU, classes: int = 10, *, fast_gradient=True, rngs: nnx.Rngs):
+    def __init__(self, config: DCGANConfig = CPU, classes: int = 10, *, cpu_kernels: bool | None = None,
+                 rngs: nnx.Rngs):
         self.config = config
         self.latent_dim = config.latent_dim
         self.classes = classes
         widened = DCGANConfig(f"{config.name}+{classes}", config.latent_dim + classes, config.projection_channels,
                               config.generator_layers, config.discriminator_channels, config.kernel_size)
-        self.body = DCGANGenerator(widened, fast_gradient=fast_gradient, rngs=rngs)
+        self.body = DCGANGenerator(widened, cpu_kernels=cpu_kernels, rngs=rngs)
 
     def __call__(self, z, labels):
         inputs = jnp.concatenate([z, jax.nn.one_hot(labels, self.classes)], axis=1)  # (B, latent_dim + classes)
@@ -261,13 +308,14 @@ class ConditionalDCGANDiscriminator(nnx.Module):
     """
 
     def __init__(self, config: DCGANConfig = CPU, classes: int = 10, norm: str = "batch",
-                 conditioning: str = "input", *, rngs: nnx.Rngs):
+                 conditioning: str = "input", *, cpu_kernels: bool | None = None, rngs: nnx.Rngs):
         if conditioning not in ("input", "projection"):
             raise ValueError(f"conditioning must be 'input' or 'projection', got {conditioning!r}")
         self.classes = classes
         self.conditioning = conditioning
         input_channels = 1 + classes if conditioning == "input" else 1
-        self.body = DCGANDiscriminator(config, norm, input_channels=input_channels, rngs=rngs)
+        self.body = DCGANDiscriminator(config, norm, input_channels=input_channels, cpu_kernels=cpu_kernels,
+                                       rngs=rngs)
         if conditioning == "projection":
             side = 28 // 2 ** len(config.discriminator_channels)
             self.class_embedding = nnx.Embed(classes, side * side * config.discriminator_channels[-1],
@@ -289,16 +337,16 @@ class ConditionalDCGANDiscriminator(nnx.Module):
         return logits
 
 
-def make_conditional_dcgan(config: DCGANConfig | str, key: jax.Array, classes: int = 10, fast_gradient=True,
-                           conditioning: str = "input"):
+def make_conditional_dcgan(config: DCGANConfig | str, key: jax.Array, classes: int = 10,
+                           cpu_kernels: bool | None = None, conditioning: str = "input"):
     """A class-conditional (generator, discriminator) pair, initialised from two keys split off ``key``.
 
     ``conditioning``: how D gets the label, "input" or "projection" (see ``ConditionalDCGANDiscriminator``).
     """
     config = CONFIGS[config] if isinstance(config, str) else config
     generator_key, discriminator_key = jax.random.split(key)
-    generator = ConditionalDCGANGenerator(config, classes, fast_gradient=fast_gradient, rngs=nnx.Rngs(generator_key))
-    discriminator = ConditionalDCGANDiscriminator(config, classes, conditioning=conditioning,
+    generator = ConditionalDCGANGenerator(config, classes, cpu_kernels=cpu_kernels, rngs=nnx.Rngs(generator_key))
+    discriminator = ConditionalDCGANDiscriminator(config, classes, conditioning=conditioning, cpu_kernels=cpu_kernels,
                                                   rngs=nnx.Rngs(discriminator_key))
     return generator, discriminator
 
@@ -401,8 +449,8 @@ class JointDiscriminator(nnx.Module):
         return self.output(self.features(x, z)[-1])[:, 0]  # (B,)
 
 
-def make_dcgan(config: DCGANConfig | str, key: jax.Array, fast_gradient=True, discriminator_norm: str = "batch",
-               generator_batch_norm: bool = True):
+def make_dcgan(config: DCGANConfig | str, key: jax.Array, cpu_kernels: bool | None = None,
+               discriminator_norm: str = "batch", generator_batch_norm: bool = True):
     """A (generator, discriminator) pair, initialised from two keys split off ``key``.
 
     ``discriminator_norm``: "batch", "none" or "spectral" (see ``DCGANDiscriminator``);
@@ -410,9 +458,10 @@ def make_dcgan(config: DCGANConfig | str, key: jax.Array, fast_gradient=True, di
     """
     config = CONFIGS[config] if isinstance(config, str) else config
     generator_key, discriminator_key = jax.random.split(key)
-    generator = DCGANGenerator(config, fast_gradient=fast_gradient, batch_norm=generator_batch_norm,
+    generator = DCGANGenerator(config, cpu_kernels=cpu_kernels, batch_norm=generator_batch_norm,
                                rngs=nnx.Rngs(generator_key))
-    discriminator = DCGANDiscriminator(config, discriminator_norm, rngs=nnx.Rngs(discriminator_key))
+    discriminator = DCGANDiscriminator(config, discriminator_norm, cpu_kernels=cpu_kernels,
+                                       rngs=nnx.Rngs(discriminator_key))
     return generator, discriminator
 
 

@@ -69,3 +69,15 @@ def report_environment() -> str:
             f"{jax.device_count()} device(s) | smoke mode: {smoke_mode()}")
     print(line)
     return line
+
+
+def show_source(*objects):
+    """The library's own code for ``objects`` (classes or functions), to end a cell with: the notebook shows it
+    highlighted. Where a chapter teaches what the library computes, the page shows the code that computes it,
+    not a call whose inside is hidden."""
+    import inspect
+    import textwrap
+
+    from IPython.display import Code
+
+    return Code("\n\n".join(textwrap.dedent(inspect.getsource(item)) for item in objects), language="python")

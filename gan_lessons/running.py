@@ -11,7 +11,8 @@ and then raises ``TrainingDiverged``, naming the player, the step and the usual 
 the last good states.
 
 **Checkpoints and resume.** With ``Checkpointing(path, every, run)``, the states and the metrics so far
-are written atomically (``checkpoint.save_checkpoint``) every ``every`` steps and at the end. Started
+are written atomically (``checkpoint.save_checkpoint``) every ``every`` steps (no more often than every
+``seconds``) and at the end. Started
 again with the same ``run`` settings, training loads the file and carries on from the step it holds:
 the batches and step keys are derived from the seed, so the resumed run computes exactly the steps
 the interrupted one would have, and ends with the same parameters.
@@ -20,6 +21,7 @@ the interrupted one would have, and ends with the same parameters.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -64,15 +66,25 @@ class Checkpointing:
 
     ``run``: the settings that define the run (a JSON-able dict: command, seed, epochs, ...). A file
     holding another run's progress is never resumed silently: loading it raises ``CheckpointError``.
+    ``seconds``: skip a due save until this many seconds have passed since the last one. A save waits for
+    the device and copies every state to the host: on a GPU, 500 steps take about a second, and saving that
+    often would stall it. The end of training always saves.
     """
 
     path: str | Path
     every: int = 500
     run: dict = field(default_factory=dict)
+    seconds: float = 0.0
 
     def __post_init__(self):
         if self.every < 1:
             raise ValueError(f"Checkpointing.every must be at least 1 step, got {self.every}")
+        if self.seconds < 0:
+            raise ValueError(f"Checkpointing.seconds must be 0 or more, got {self.seconds}")
+
+    def due(self, end: int, total: int, since_last_save: float) -> bool:
+        """Whether to save after step ``end``: at every ``every`` steps once ``seconds`` have passed, and at the end."""
+        return end == total or (end % self.every == 0 and since_last_save >= self.seconds)
 
 
 def _all_finite(tree) -> jax.Array:
@@ -216,7 +228,7 @@ def run_steps(step, states: dict, batches, step_keys, *, static: dict | None = N
         return jax.tree.map(lambda *values: np.concatenate(values), *parts)
 
     chunk = max(scan_chunk, 1)
-    since_check = 0
+    since_check, last_save = 0, time.monotonic()
     with tqdm(total=total, initial=completed, desc=description, disable=not progress, leave=False) as bar:
         start = completed
         while start < total:
@@ -240,9 +252,10 @@ def run_steps(step, states: dict, batches, step_keys, *, static: dict | None = N
             if callback is not None and callback_every and (start // callback_every) != (end // callback_every):
                 check()
                 callback(end, *states)
-            if checkpointing is not None and (end % checkpointing.every == 0 or end == total):
+            if checkpointing is not None and checkpointing.due(end, total, time.monotonic() - last_save):
                 check()  # only healthy states are saved
                 stored_metrics, history, history_start = metrics_so_far(), [], end  # to the host, once
                 _save_progress(checkpointing, names, states, stored_metrics, end, total)
+                last_save = time.monotonic()
             start = end
     return dict(zip(names, states)), metrics_so_far()

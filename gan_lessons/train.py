@@ -27,46 +27,11 @@ from pathlib import Path
 import jax
 
 from gan_lessons import data, pretrained
+from gan_lessons.dcgan import judge_generator, train_dcgan
 from gan_lessons.running import Checkpointing
-from gan_lessons.training import Objective, PlayerState, dcgan_optimizer, train
+from gan_lessons.training import PlayerState, dcgan_optimizer
 
 LOADERS = {"mnist": data.load_mnist, "fashion_mnist": data.load_fashion_mnist}
-
-
-def train_dcgan(config_name: str, images, key, epochs: float = 1.0, batch_size: int = 128,
-                generator_learning_rate: float = 2e-4, discriminator_learning_rate: float = 2e-4,
-                progress: bool = True, r1_weight: float = 0.0, checkpointing: Checkpointing | None = None):
-    """Train a DCGAN from scratch; returns (g_state, d_state, metrics, optimiser settings).
-
-    ``epochs`` may be fractional: 0.5 trains on half an epoch's batches.
-    ``r1_weight``: γ of the R1 penalty on D (``training.r1_penalty``; 0: none).
-    ``checkpointing``: save progress periodically and resume from it (``running.Checkpointing``).
-    """
-    from gan_lessons.models import make_dcgan
-
-    model_key, data_key, train_key = jax.random.split(key, 3)
-    generator, discriminator = make_dcgan(config_name, model_key)
-    optimizers = {
-        "generator_optimizer": {"learning_rate": generator_learning_rate},
-        "discriminator_optimizer": {"learning_rate": discriminator_learning_rate},
-    }
-    g_state = PlayerState.create(generator, dcgan_optimizer(**optimizers["generator_optimizer"]))
-    d_state = PlayerState.create(discriminator, dcgan_optimizer(**optimizers["discriminator_optimizer"]))
-    batches = data.batches_for_steps(data_key, images, batch_size, int(round(epochs * (len(images) // batch_size))))
-    d_state, g_state, metrics = train(d_state, g_state, batches, train_key, Objective(r1_weight=r1_weight),
-                                      progress=progress, description="DCGAN", checkpointing=checkpointing)
-    return g_state, d_state, metrics, optimizers
-
-
-def judge_generator(g_state, dataset: str, key, count: int = 10_000) -> dict:
-    """Class histogram and mean confidence of the shipped classifier on ``count`` samples."""
-    from gan_lessons.classifier import judge
-    from gan_lessons.training import generate, latent_dim, sample_latent
-
-    classifier, _ = pretrained.load_classifier(dataset)
-    shares, confidence = judge(classifier, generate(g_state, sample_latent(key, count, latent_dim(g_state))))
-    return {"class_shares": [round(float(s), 4) for s in shares], "mean_confidence": round(confidence, 4),
-            "samples": count}
 
 
 def _classifier_command(args) -> dict:
@@ -206,8 +171,10 @@ def _output(args) -> Path:
 def _checkpointing(args) -> Checkpointing:
     """Progress saved beside the output every ``--checkpoint-every`` steps: run the same command again after an
     interruption and it resumes there. The run is identified by every option except where progress is saved."""
-    settings = {name: value for name, value in vars(args).items() if name not in ("argv", "checkpoint_every")}
-    return Checkpointing(progress_path(args), every=args.checkpoint_every, run=settings)
+    settings = {name: value for name, value in vars(args).items()
+                if name not in ("argv", "checkpoint_every", "checkpoint_seconds")}
+    return Checkpointing(progress_path(args), every=args.checkpoint_every, run=settings,
+                         seconds=args.checkpoint_seconds)
 
 
 def progress_path(args) -> Path:
@@ -262,6 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
         if name != "classifier":  # minutes of training: a restart costs little
             command.add_argument("--checkpoint-every", type=int, default=500, metavar="STEPS",
                                  help="save progress every STEPS steps; the same command resumes from it")
+            command.add_argument("--checkpoint-seconds", type=float, default=60, metavar="SECONDS",
+                                 help="but no more often than every SECONDS (a save stalls a GPU; 0: every STEPS)")
     return parser
 
 

@@ -29,7 +29,7 @@ from jax import lax
 from gan_lessons import losses
 from gan_lessons.checks import check_image_shape, check_image_values, check_images, check_latent
 from gan_lessons.compiling import jit
-from gan_lessons.layers import ConvTranspose
+from gan_lessons.models import ConvTranspose
 from gan_lessons.running import Checkpointing, run_steps
 
 # How many times each step function has been traced (compiled). A Python side

@@ -95,3 +95,28 @@ def test_no_assert_is_switched_off_in_the_smoke_setting(notebook):
 def test_the_opening_states_the_committed_runs_own_time(notebook):
     assert chapter_times.opening(notebook) in source(cells_of(notebook)[0]), \
         f"{notebook.name}: the opening's run time is stale: python tools/chapter_times.py --write-openings"
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda path: path.stem[:2])
+def test_no_chapter_imports_the_command_line(notebook):
+    """``gan_lessons.train`` is the command line; what a chapter needs of it lives in the library (``dcgan``)."""
+    imports = [line.strip() for cell in cells_of(notebook) if cell["cell_type"] == "code"
+               for line in source(cell).splitlines()
+               if re.search(r"^\s*(from\s+gan_lessons\.train\s+import|import\s+gan_lessons\.train\b|"
+                            r"from\s+gan_lessons\s+import\s+.*\btrain\b)", line)]
+    assert not imports, f"{notebook.name} imports the command line: {imports}; import from gan_lessons.dcgan"
+
+
+@pytest.mark.parametrize("line, caught", [("from gan_lessons.train import train_dcgan", True),
+                                          ("    import gan_lessons.train as cli", True),
+                                          ("from gan_lessons import data, train, plotting", True),
+                                          ("from gan_lessons import training", False),
+                                          ("from gan_lessons.dcgan import train_dcgan", False)])
+def test_the_command_line_import_check_catches_the_forms(line, caught, tmp_path):
+    notebook = tmp_path / "99_test.ipynb"
+    notebook.write_text(json.dumps({"cells": [{"cell_type": "code", "source": [line]}]}))
+    if caught:
+        with pytest.raises(AssertionError, match="imports the command line"):
+            test_no_chapter_imports_the_command_line(notebook)
+    else:
+        test_no_chapter_imports_the_command_line(notebook)

@@ -121,6 +121,20 @@ def test_stopped_and_resumed_training_ends_where_an_uninterrupted_run_ends(runne
     assert checkpoint.read_checkpoint_config(progress.path)["completed_steps"] == 30
 
 
+@pytest.mark.parametrize("seconds, saves", [(0.0, [5, 10, 15, 20]), (3600.0, [20])])
+def test_a_due_save_waits_for_its_seconds_and_the_end_always_saves(seconds, saves, tmp_path, monkeypatch):
+    """On a GPU, saving every 500 steps would stall the device about once a second: ``seconds`` spaces them."""
+    saved = []
+    real_save = running._save_progress
+    monkeypatch.setattr(running, "_save_progress", lambda checkpointing, names, states, metrics, completed, total: (
+        saved.append(completed), real_save(checkpointing, names, states, metrics, completed, total)))
+    progress = running.Checkpointing(tmp_path / "progress.ckpt", every=5, run={"seed": 3}, seconds=seconds)
+    run(mlp_states(), ring_batches(20), 20, "loop", checkpointing=progress)
+    assert saved == saves
+    with pytest.raises(ValueError, match="seconds must be 0 or more"):
+        running.Checkpointing(tmp_path / "other.ckpt", seconds=-1)
+
+
 def test_progress_of_another_run_is_not_resumed(tmp_path):
     batches = ring_batches(10)
     path = tmp_path / "progress.ckpt"
@@ -144,7 +158,8 @@ def test_training_killed_with_sigkill_resumes_and_matches_an_uninterrupted_run(t
 
     out = tmp_path / "interrupted.ckpt"
     progress = out.with_name(out.name + ".progress")
-    process = subprocess.Popen(_train_command(out, data_dir, "--checkpoint-every", "10"), env=environment,
+    every_ten_steps = ("--checkpoint-every", "10", "--checkpoint-seconds", "0")
+    process = subprocess.Popen(_train_command(out, data_dir, *every_ten_steps), env=environment,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
     while not progress.exists() and process.poll() is None and time.monotonic() < deadline:
@@ -155,7 +170,7 @@ def test_training_killed_with_sigkill_resumes_and_matches_an_uninterrupted_run(t
     completed = checkpoint.read_checkpoint_config(progress)["completed_steps"]
     assert 10 <= completed < 46  # 0.05 epoch of 937 batches: 46 steps
 
-    resumed = subprocess.run(_train_command(out, data_dir, "--checkpoint-every", "10"), check=True, env=environment,
+    resumed = subprocess.run(_train_command(out, data_dir, *every_ten_steps), check=True, env=environment,
                              capture_output=True, text=True)
     assert f"resuming from {progress}" in resumed.stdout
     assert out.exists() and not progress.exists()  # finished: the progress file is cleaned up

@@ -1,4 +1,4 @@
-"""The custom-VJP transposed convolution against JAX's autodiff of the stock one."""
+"""The CPU kernels (custom-VJP and matrix-product convolutions) against JAX's autodiff of the stock ones."""
 
 import jax
 import jax.numpy as jnp
@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from gan_lessons import layers
-from gan_lessons.layers import (
-    ConvTranspose,
+from gan_lessons import cpu_kernels
+from gan_lessons.cpu_kernels import (
     _adjoint_convolution,
     conv_transpose,
     conv_transpose_phases,
@@ -18,7 +17,7 @@ from gan_lessons.layers import (
     strided_convolution_product,
     transposed_form,
 )
-from gan_lessons.models import make_dcgan
+from gan_lessons.models import ConvTranspose, make_dcgan
 from gan_lessons.training import PlayerState, dcgan_optimizer, r1_penalty
 
 
@@ -52,9 +51,9 @@ def test_it_is_the_adjoint_of_a_strided_convolution():
     assert np.isclose(lhs, rhs, rtol=1e-4)
 
 
-def test_module_agrees_with_and_without_fast_gradient():
-    fast = ConvTranspose(3, 2, 4, 2, rngs=nnx.Rngs(0))
-    stock = ConvTranspose(3, 2, 4, 2, fast_gradient=False, rngs=nnx.Rngs(0))
+def test_g_s_layer_agrees_with_and_without_the_cpu_kernels():
+    fast = ConvTranspose(3, 2, 4, 2, cpu_kernels=True, rngs=nnx.Rngs(0))
+    stock = ConvTranspose(3, 2, 4, 2, cpu_kernels=False, rngs=nnx.Rngs(0))
     x = jax.random.normal(jax.random.key(2), (2, 7, 7, 3))
     loss = lambda model: jnp.sum(model(x) ** 2)
     np.testing.assert_allclose(fast(x), stock(x), atol=1e-6)
@@ -87,20 +86,20 @@ def test_phases_multiply_no_inserted_zeros():
 
 def test_each_transposed_convolution_takes_the_form_measured_fastest():
     assert transposed_form((4, 4, 32, 1), (2, 2)) == "product"  # G's one-channel output layer
-    assert transposed_form((4, 4, 64, layers.PHASES_MIN_OUT_FEATURES), (2, 2)) == "phases"
+    assert transposed_form((4, 4, 64, cpu_kernels.PHASES_MIN_OUT_FEATURES), (2, 2)) == "phases"
     assert transposed_form((4, 4, 64, 32), (2, 2)) == "phases"
     assert transposed_form((4, 4, 64, 4), (2, 2)) == "stock"  # between the two thresholds
     assert transposed_form((5, 5, 256, 128), (1, 1)) == "stock"  # stride 1: an ordinary convolution
     assert transposed_form((1, 1, 8, 1), (2, 2)) == "stock"  # a kernel smaller than the stride
-    assert layers.strided_form(1, (2, 2)) == "product"  # D's one-channel input
-    assert layers.strided_form(16, (2, 2)) == "stock"  # D's second convolution; G's input gradients
-    assert layers.strided_form(1, (1, 1)) == "stock"  # stride 1: nothing to gather
+    assert cpu_kernels.strided_form(1, (2, 2)) == "product"  # D's one-channel input
+    assert cpu_kernels.strided_form(16, (2, 2)) == "stock"  # D's second convolution; G's input gradients
+    assert cpu_kernels.strided_form(1, (1, 1)) == "stock"  # stride 1: nothing to gather
 
     def forward_text(out_features):
         kernel = jnp.ones((4, 4, 6, out_features))
         return jax.jit(conv_transpose, static_argnums=2).lower(jnp.ones((2, 7, 7, 6)), kernel, (2, 2)).as_text()
 
-    assert "lhs_dilate = [2, 2]" not in forward_text(layers.PHASES_MIN_OUT_FEATURES)
+    assert "lhs_dilate = [2, 2]" not in forward_text(cpu_kernels.PHASES_MIN_OUT_FEATURES)
     assert "lhs_dilate = [2, 2]" in forward_text(4)
     assert "convolution" not in forward_text(1)  # one output channel: a matrix product, no convolution
 
@@ -167,12 +166,12 @@ def test_strided_convolution_gives_lax_and_its_gradients(in_features, stride, ke
 
 def test_the_discriminator_s_input_gradient_and_r1_agree_with_lax():
     """D's convolutions use ``strided_convolution``; R1 differentiates D's input gradient a second time."""
-    _, discriminator = make_dcgan("cpu", jax.random.key(5))
+    _, discriminator = make_dcgan("cpu", jax.random.key(5), cpu_kernels=True)
     assert all(conv.conv_general_dilated is strided_convolution for conv in discriminator.convs)
     ours = PlayerState.create(discriminator, dcgan_optimizer())
-    for conv in discriminator.convs:
-        conv.conv_general_dilated = jax.lax.conv_general_dilated
-    stock = PlayerState.create(discriminator, dcgan_optimizer())
+    _, plain = make_dcgan("cpu", jax.random.key(5), cpu_kernels=False)  # the same parameters, plain nnx.Conv
+    assert all(conv.conv_general_dilated is jax.lax.conv_general_dilated for conv in plain.convs)
+    stock = PlayerState.create(plain, dcgan_optimizer())
     real = jax.random.uniform(jax.random.key(6), (4, 28, 28, 1), minval=-1.0, maxval=1.0)
 
     def penalty_gradient(state):

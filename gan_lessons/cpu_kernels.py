@@ -1,4 +1,9 @@
-"""A transposed convolution whose backward pass XLA's CPU backend runs fast.
+"""The course's CPU speed kernels: convolutions whose passes XLA's CPU backend runs fast.
+
+The models (``models.py``) use them only where ``cpu_kernels`` is on, which by default is where JAX runs on
+a CPU; everywhere else, and with ``cpu_kernels=False``, the models use the plain layers (``lax`` and
+``nnx.Conv`` as they come). Both compute the same functions; these only compute them faster on a CPU
+(benchmarks/README.md). Nothing here is needed to understand a GAN.
 
 A stride-s transposed convolution is the adjoint (transpose) of an ordinary
 stride-s convolution A_W:
@@ -42,11 +47,9 @@ from functools import partial
 
 import jax
 import jax.numpy as jnp
-from flax import nnx
 from jax import lax
 
 DIMENSIONS = ("NHWC", "HWIO", "NHWC")
-DCGAN_INIT = nnx.initializers.normal(0.02)  # Radford et al. 2015, §4: weights ~ N(0, 0.02)
 
 
 # A layer whose image side has at most this many channels runs as one matrix product: the output of a
@@ -275,24 +278,3 @@ def strided_convolution(inputs, kernel, window_strides, padding, lhs_dilation=No
         return _strided_convolution(inputs, kernel, tuple(window_strides))
     return lax.conv_general_dilated(inputs, kernel, window_strides, padding, lhs_dilation, rhs_dilation,
                                     dimension_numbers, feature_group_count, **options)
-
-
-class ConvTranspose(nnx.Module):
-    """A SAME transposed convolution (stride s multiplies height and width by s).
-
-    ``fast_gradient=False`` uses JAX's autodiff of ``lax.conv_transpose``; the
-    default uses the hand-written backward pass above. Both compute the same thing.
-    """
-
-    def __init__(self, in_features, out_features, kernel_size, strides=1, *, use_bias=True,
-                 kernel_init=DCGAN_INIT, fast_gradient=True, rngs: nnx.Rngs):
-        self.strides = (strides, strides)
-        self.fast_gradient = fast_gradient
-        shape = (kernel_size, kernel_size, in_features, out_features)
-        self.kernel = nnx.Param(kernel_init(rngs.params(), shape))
-        self.bias = nnx.Param(jnp.zeros((out_features,))) if use_bias else None
-
-    def __call__(self, x):
-        function = conv_transpose if self.fast_gradient else conv_transpose_reference
-        y = function(x, self.kernel[...], self.strides)
-        return y if self.bias is None else y + self.bias[...]

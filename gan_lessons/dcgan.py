@@ -1,0 +1,55 @@
+"""A DCGAN trained and judged in one call each: what chapters 04 and 05 and the command line use.
+
+``train_dcgan`` builds the two players (``models.make_dcgan``) with DCGAN's Adam and trains them with
+``training.train`` on shuffled batches of ``images``; ``judge_generator`` asks the shipped classifier what the
+generator draws. The command line (``python -m gan_lessons.train dcgan``) calls these two and saves the result.
+"""
+
+from __future__ import annotations
+
+import jax
+
+from gan_lessons import data, pretrained
+from gan_lessons.classifier import judge
+from gan_lessons.models import make_dcgan
+from gan_lessons.running import Checkpointing
+from gan_lessons.training import (
+    Objective,
+    PlayerState,
+    dcgan_optimizer,
+    generate,
+    latent_dim,
+    sample_latent,
+    train,
+)
+
+
+def train_dcgan(config_name: str, images, key, epochs: float = 1.0, batch_size: int = 128,
+                generator_learning_rate: float = 2e-4, discriminator_learning_rate: float = 2e-4,
+                progress: bool = True, r1_weight: float = 0.0, checkpointing: Checkpointing | None = None):
+    """Train a DCGAN from scratch; returns (g_state, d_state, metrics, optimiser settings).
+
+    ``epochs`` may be fractional: 0.5 trains on half an epoch's batches.
+    ``r1_weight``: γ of the R1 penalty on D (``training.r1_penalty``; 0: none).
+    ``checkpointing``: save progress periodically and resume from it (``running.Checkpointing``).
+    """
+    model_key, data_key, train_key = jax.random.split(key, 3)
+    generator, discriminator = make_dcgan(config_name, model_key)
+    optimizers = {
+        "generator_optimizer": {"learning_rate": generator_learning_rate},
+        "discriminator_optimizer": {"learning_rate": discriminator_learning_rate},
+    }
+    g_state = PlayerState.create(generator, dcgan_optimizer(**optimizers["generator_optimizer"]))
+    d_state = PlayerState.create(discriminator, dcgan_optimizer(**optimizers["discriminator_optimizer"]))
+    batches = data.batches_for_steps(data_key, images, batch_size, int(round(epochs * (len(images) // batch_size))))
+    d_state, g_state, metrics = train(d_state, g_state, batches, train_key, Objective(r1_weight=r1_weight),
+                                      progress=progress, description="DCGAN", checkpointing=checkpointing)
+    return g_state, d_state, metrics, optimizers
+
+
+def judge_generator(g_state, dataset: str, key, count: int = 10_000) -> dict:
+    """Class histogram and mean confidence of the shipped classifier on ``count`` samples."""
+    classifier, _ = pretrained.load_classifier(dataset)
+    shares, confidence = judge(classifier, generate(g_state, sample_latent(key, count, latent_dim(g_state))))
+    return {"class_shares": [round(float(s), 4) for s in shares], "mean_confidence": round(confidence, 4),
+            "samples": count}
