@@ -173,6 +173,75 @@ def _save_progress(checkpointing: Checkpointing, names, states, metrics, complet
                      "total_steps": total})
 
 
+class _Run:
+    """The state of one ``run_steps`` call: the players' states, the guard's flags and the history so far."""
+
+    def __init__(self, step, states: dict, static: tuple, scan_chunk: int, description: str):
+        self.step, self.static, self.scan_chunk, self.description = step, static, scan_chunk, description
+        self.names, self.states = list(states), tuple(states.values())
+        self.healthy, self.first_bad = jnp.bool_(True), jnp.int32(-1)  # on the device: no sync per step
+        self.history = []  # per call: (metrics, finite), with a leading step axis when the call ran a scan
+        self.completed = self.history_start = 0  # steps done before this call; the step ``history`` starts at
+        self.stored_metrics = None  # the metrics already on the host (resumed or saved)
+
+    def resume(self, checkpointing: Checkpointing, batches: tuple, step_keys):
+        """Load the progress file, if there is one: the steps done, their states and their metrics."""
+        abstract = jax.tree.map(lambda array: jax.ShapeDtypeStruct(array.shape[1:], array.dtype),
+                                (batches, step_keys))  # one step's inputs, shapes only
+        shapes = jax.eval_shape(partial(guarded_step, self.step, self.static), self.states, self.healthy,
+                                self.first_bad, *abstract, jnp.int32(0))[3]
+        self.completed, self.states, self.stored_metrics = _resume(checkpointing, self.names, self.states, shapes,
+                                                                   len(step_keys))
+        self.history_start = self.completed
+
+    def advance(self, batches: tuple, step_keys, start: int, end: int):
+        """Steps ``start`` to ``end``: one guarded step, or a guarded scan over them."""
+        if self.scan_chunk:
+            outputs = guarded_scan(self.step, self.static, self.states, self.healthy, self.first_bad,
+                                   tuple(array[start:end] for array in batches), step_keys[start:end],
+                                   jnp.arange(start, end, dtype=jnp.int32))
+        else:
+            outputs = guarded_step(self.step, self.static, self.states, self.healthy, self.first_bad,
+                                   tuple(array[start] for array in batches), step_keys[start], jnp.int32(start))
+        self.states, self.healthy, self.first_bad, metrics, finite = outputs
+        self.history.append((metrics, finite))
+
+    def _stacked(self, entries):
+        join = np.concatenate if self.scan_chunk else np.stack
+        return jax.tree.map(lambda *values: join(values), *jax.device_get(entries))
+
+    def check(self):
+        """Raise ``TrainingDiverged`` if a step went bad: the one host sync of the guard."""
+        if bool(self.healthy):
+            return
+
+        def finite_at(index):
+            finite = self._stacked([finite for _, finite in self.history])
+            return jax.tree.map(lambda flags: flags[index - self.history_start], finite)
+
+        raise _divergence(self.names, self.states, int(self.first_bad), finite_at, self.description)
+
+    def metrics_so_far(self):
+        parts = ([self.stored_metrics] if self.stored_metrics is not None else []) + (
+            [self._stacked([metrics for metrics, _ in self.history])] if self.history else [])
+        return jax.tree.map(lambda *values: np.concatenate(values), *parts)
+
+    def save(self, checkpointing: Checkpointing, end: int, total: int):
+        self.check()  # only healthy states are saved
+        self.stored_metrics, self.history, self.history_start = self.metrics_so_far(), [], end  # to the host, once
+        _save_progress(checkpointing, self.names, self.states, self.stored_metrics, end, total)
+
+
+def _checked_batches(batches, total: int) -> tuple:
+    batches = batches if isinstance(batches, tuple) else (batches,)
+    if any(len(array) != total for array in batches):
+        raise ValueError(f"each batch array needs one entry per step ({total}); got lengths "
+                         f"{[len(array) for array in batches]}")
+    if total == 0:
+        raise ValueError("no steps to run: pass at least one step key")
+    return batches
+
+
 def run_steps(step, states: dict, batches, step_keys, *, static: dict | None = None, description="training",
               progress=True, scan_chunk: int = 0, check_every: int = 100, callback=None, callback_every: int = 0,
               checkpointing: Checkpointing | None = None):
@@ -186,76 +255,29 @@ def run_steps(step, states: dict, batches, step_keys, *, static: dict | None = N
     """
     from tqdm.auto import tqdm
 
-    names = list(states)
-    states = tuple(states.values())
-    batches = batches if isinstance(batches, tuple) else (batches,)
     total = len(step_keys)
-    if any(len(array) != total for array in batches):
-        raise ValueError(f"each batch array needs one entry per step ({total}); got lengths "
-                         f"{[len(array) for array in batches]}")
-    if total == 0:
-        raise ValueError("no steps to run: pass at least one step key")
-    static = tuple(sorted((static or {}).items()))
-    healthy, first_bad = jnp.bool_(True), jnp.int32(-1)
-    history = []  # per call: (metrics, finite), with a leading step axis when the call ran a scan
-
-    completed, stored_metrics = 0, None
+    batches = _checked_batches(batches, total)
+    run = _Run(step, states, tuple(sorted((static or {}).items())), scan_chunk, description)
     if checkpointing is not None:
-        abstract = jax.tree.map(lambda array: jax.ShapeDtypeStruct(array.shape[1:], array.dtype),
-                                (tuple(batches), step_keys))  # one step's inputs, shapes only
-        shapes = jax.eval_shape(partial(guarded_step, step, static), states, healthy, first_bad, *abstract,
-                                jnp.int32(0))[3]
-        completed, states, stored_metrics = _resume(checkpointing, names, states, shapes, total)
-
-    def stacked(entries):
-        if scan_chunk:
-            return jax.tree.map(lambda *values: np.concatenate(values), *jax.device_get(entries))
-        return jax.tree.map(lambda *values: np.stack(values), *jax.device_get(entries))
-
-    history_start = completed  # the step the entries of ``history`` begin at
-
-    def finite_at(index):
-        return jax.tree.map(lambda flags: flags[index - history_start], stacked([finite for _, finite in history]))
-
-    def check():
-        if bool(healthy):
-            return
-        raise _divergence(names, states, int(first_bad), finite_at, description)
-
-    def metrics_so_far():
-        parts = ([stored_metrics] if stored_metrics is not None else []) + (
-            [stacked([metrics for metrics, _ in history])] if history else [])
-        return jax.tree.map(lambda *values: np.concatenate(values), *parts)
-
-    chunk = max(scan_chunk, 1)
+        run.resume(checkpointing, batches, step_keys)
     since_check, last_save = 0, time.monotonic()
-    with tqdm(total=total, initial=completed, desc=description, disable=not progress, leave=False) as bar:
-        start = completed
+    with tqdm(total=total, initial=run.completed, desc=description, disable=not progress, leave=False) as bar:
+        start = run.completed
         while start < total:
-            end = min(start + chunk, total)
+            end = min(start + max(scan_chunk, 1), total)
             if checkpointing is not None:  # a chunk never crosses a checkpoint
                 end = min(end, (start // checkpointing.every + 1) * checkpointing.every)
-            if scan_chunk:
-                states, healthy, first_bad, metrics, finite = guarded_scan(
-                    step, static, states, healthy, first_bad, tuple(array[start:end] for array in batches),
-                    step_keys[start:end], jnp.arange(start, end, dtype=jnp.int32))
-            else:
-                states, healthy, first_bad, metrics, finite = guarded_step(
-                    step, static, states, healthy, first_bad, tuple(array[start] for array in batches),
-                    step_keys[start], jnp.int32(start))
-            history.append((metrics, finite))
+            run.advance(batches, step_keys, start, end)
             bar.update(end - start)
             since_check += end - start
             if since_check >= check_every or end == total:
-                check()
+                run.check()
                 since_check = 0
             if callback is not None and callback_every and (start // callback_every) != (end // callback_every):
-                check()
-                callback(end, *states)
+                run.check()
+                callback(end, *run.states)
             if checkpointing is not None and checkpointing.due(end, total, time.monotonic() - last_save):
-                check()  # only healthy states are saved
-                stored_metrics, history, history_start = metrics_so_far(), [], end  # to the host, once
-                _save_progress(checkpointing, names, states, stored_metrics, end, total)
+                run.save(checkpointing, end, total)
                 last_save = time.monotonic()
             start = end
-    return dict(zip(names, states)), metrics_so_far()
+    return dict(zip(run.names, run.states)), run.metrics_so_far()

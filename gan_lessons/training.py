@@ -13,7 +13,6 @@ performance guide advises (``nnx.jit`` re-walks the object graph on every call);
 
 from __future__ import annotations
 
-import collections
 import functools
 from dataclasses import dataclass
 from functools import partial
@@ -31,10 +30,6 @@ from gan_lessons.checks import check_image_shape, check_image_values, check_imag
 from gan_lessons.compiling import jit
 from gan_lessons.models import ConvTranspose
 from gan_lessons.running import Checkpointing, run_steps
-
-# How many times each step function has been traced (compiled). A Python side
-# effect runs only while JAX traces, so this counts compilations, not calls.
-TRACE_COUNTS: collections.Counter = collections.Counter()
 
 
 class PlayerState(struct.PyTreeNode):
@@ -211,7 +206,6 @@ def _input_gradients(d_state, params, batch_stats, inputs, labels=None):
 
 
 def _d_step(d_state, g_state, real, key, objective=NON_SATURATING):
-    TRACE_COUNTS["d_step"] += 1
     z = sample_latent(key, real.shape[0], latent_dim(g_state))
     penalty_key = jax.random.fold_in(key, 1)  # its own stream; z keeps using ``key`` as it always has
     fake, _ = apply_model(g_state, g_state.params, g_state.batch_stats, z, train=True)
@@ -246,7 +240,6 @@ def _d_step(d_state, g_state, real, key, objective=NON_SATURATING):
 
 
 def _g_step(g_state, d_state, batch_size, key, objective=NON_SATURATING):
-    TRACE_COUNTS["g_step"] += 1
     z = sample_latent(key, batch_size, latent_dim(g_state))
 
     def loss_fn(params):
@@ -273,7 +266,6 @@ def g_step(g_state, d_state, batch_size: int, key, objective: Objective = NON_SA
 
 
 def _train_step(d_state, g_state, real, key, objective=NON_SATURATING):
-    TRACE_COUNTS["train_step"] += 1
     d_key, g_key = jax.random.split(key)
     if objective.critic_steps == 1:
         d_state, d_metrics = _d_step(d_state, g_state, real, d_key, objective)
@@ -304,7 +296,6 @@ def train_scan(d_state, g_state, real_batches, step_keys, objective=NON_SATURATI
     the same randomness and reach the same result. ``unroll``: rounds per loop
     iteration in the compiled program (``len(real_batches)``: no loop at all).
     """
-    TRACE_COUNTS["train_scan"] += 1
 
     def body(carry, inputs):
         real, step_key = inputs
