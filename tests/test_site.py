@@ -66,3 +66,35 @@ def test_a_chapter_with_an_error_or_a_broken_figure_stops_the_build_with_a_messa
     nbformat.write(small_chapter(outputs), path)
     with pytest.raises(SystemExit, match=message):
         render_site.build(tmp_path / "site", [path])
+
+
+def test_solutions_are_folded_on_the_page_and_left_out_of_the_deck_with_the_setup_cell(tmp_path):
+    notebook = small_chapter([png_output(a_figure())])
+    setup = nbformat.v4.new_code_cell("import secret_setup_module")
+    exercise = nbformat.v4.new_markdown_cell("## Exercises\n\nWrite `double`.",
+                                             metadata={"slideshow": {"slide_type": "slide"}})
+    solution = nbformat.v4.new_code_cell("# Solution\ndef double(x):\n    return 2 * x  # the answer",
+                                         metadata={"jupyter": {"source_hidden": True}})
+    check = nbformat.v4.new_code_cell("check_answer(double, lambda x: x + x, [(1,)])")
+    notebook.cells = [notebook.cells[0], setup, *notebook.cells[1:], exercise, solution, check]
+    path = tmp_path / "99_test.ipynb"
+    nbformat.write(notebook, path)
+    render_site.build(tmp_path / "site", [path])
+    page = (tmp_path / "site" / "99_test.html").read_text()
+    assert page.count("<details>") == 1 and "Solution</b> (click to show)" in page
+    folded = page[page.index("<details>"):page.index("</details>")]
+    assert "return" in folded and "the answer" in folded  # the solution is inside the fold, and only there
+    assert page.count("the answer") == 1
+    deck = (tmp_path / "site" / "slides" / "99_test.slides.html").read_text()
+    assert "the answer" not in deck and "secret_setup_module" not in deck
+    assert "check_answer" in deck and "Write" in deck  # the exercise and its check stay
+
+
+def test_every_chapter_s_solutions_are_folded_on_its_page(tmp_path):
+    """The committed chapters: as many folds on each page as the chapter has solution cells."""
+    pages = render_site.build(tmp_path, sorted((ROOT / "notebooks").glob("0[34]_*.ipynb")))
+    for page in pages:
+        notebook = nbformat.read(ROOT / "notebooks" / page.notebook, as_version=4)
+        solutions = [cell for cell in notebook.cells if render_site.is_solution(cell)]
+        html = (tmp_path / f"{Path(page.notebook).stem}.html").read_text()
+        assert solutions and html.count("<details>") == len(solutions), page.notebook

@@ -3,7 +3,10 @@
     python tools/render_site.py site/          # site/index.html, one page per chapter, site/slides/*.slides.html
 
 A reader without Jupyter opens ``site/index.html``. Each chapter also becomes a reveal.js deck
-(``jupyter nbconvert --to slides`` with the chapters' slide metadata) for presenting. The script checks
+(``jupyter nbconvert --to slides`` with the chapters' slide metadata) for presenting. Exercise solutions
+(the cells JupyterLab keeps folded, ``jupyter.source_hidden``) stay one click away on the page, folded in a
+``<details>``, and are left out of the deck, as is the setup cell (imports and installs) an audience need not
+see. The script checks
 what it wrote and stops with a message if a page lost a figure, a figure is not a readable PNG, a chapter
 holds an error output, or a deck has fewer slides than the chapter has slide cells. CI runs it
 (tests/test_site.py).
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import copy
 import html
 import io
 import re
@@ -57,22 +61,52 @@ def check_png(encoded: str, where: str) -> None:
         raise SystemExit(f"{where}: a figure of {pixels.shape[1]}×{pixels.shape[0]} pixels is empty")
 
 
+def is_solution(cell) -> bool:
+    return cell.cell_type == "code" and cell.metadata.get("jupyter", {}).get("source_hidden", False)
+
+
+def folded_solution(cell):
+    """A solution cell as a folded ``<details>`` block: the reader opens it with one click."""
+    fence = "~~~~" if "```" in cell.source else "```"
+    return nbformat.v4.new_markdown_cell(
+        f"<details><summary><b>Solution</b> (click to show)</summary>\n\n{fence}python\n{cell.source}\n{fence}\n\n"
+        "</details>", metadata={"slideshow": cell.metadata.get("slideshow", {})})
+
+
+def for_the_page(notebook):
+    """The chapter as the site shows it: every solution folded."""
+    page = copy.deepcopy(notebook)
+    page.cells = [folded_solution(cell) if is_solution(cell) else cell for cell in page.cells]
+    return page
+
+
+def for_the_deck(notebook):
+    """The chapter as the slides show it: without the setup cell and the solutions."""
+    deck = copy.deepcopy(notebook)
+    setup = next(cell for cell in deck.cells if cell.cell_type == "code")
+    for cell in deck.cells:
+        if cell is setup or is_solution(cell):
+            cell.metadata["slideshow"] = {"slide_type": "skip"}
+    return deck
+
+
 def render(path: Path, out: Path) -> Page:
     notebook = nbformat.read(path, as_version=4)
     errors = [cell.get("execution_count") for cell in notebook.cells if cell.cell_type == "code"
               for output in cell.get("outputs", []) if output.get("output_type") == "error"]
     if errors:
         raise SystemExit(f"{path.name}: cells {errors} hold an error output; run the chapter again and commit it")
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(notebook)
+    page = for_the_page(notebook)
+    body, _ = HTMLExporter(template_name="lab").from_notebook_node(page)
     figures = EMBEDDED_PNG.findall(body)
-    expected = figures_in(notebook)
+    expected = figures_in(page)
     if len(figures) != expected:
         raise SystemExit(f"{path.name}: the page shows {len(figures)} figures of the chapter's {expected}")
     for number, encoded in enumerate(figures, start=1):
         check_png(encoded, f"{path.name}, figure {number}")
     (out / f"{path.stem}.html").write_text(body)
 
-    deck, _ = SlidesExporter().from_notebook_node(notebook)
+    deck, _ = SlidesExporter().from_notebook_node(for_the_deck(notebook))
     slide_cells = sum(cell.metadata.get("slideshow", {}).get("slide_type") == "slide" for cell in notebook.cells)
     slides = deck.count("<section")
     if slides < slide_cells + 1:  # the title slide, then one per cell marked "slide" (each nests its subslides)
