@@ -42,14 +42,12 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
-from flax import nnx
 
 # the JAX side, as benchmarks/training_speed.py
-from training_speed import BATCH, dcgan_states, time_bare_step, time_call, time_training
+from training_speed import BATCH, dcgan_states, mlp_states, time_bare_step, time_call, time_training, toy_batches
 
 from gan_lessons import data, training
-from gan_lessons.models import CONFIGS, MLPDiscriminator, MLPGenerator
+from gan_lessons.models import CONFIGS
 
 MODELS = {"paper": "DCGAN paper", "cpu": "DCGAN cpu", "mlp": "MLP GAN"}
 FRAMEWORKS = {"cpu": ("JAX", "PyTorch"), "gpu": ("JAX", "PyTorch", "PyTorch compiled")}
@@ -130,13 +128,9 @@ def step_flops(d_state, g_state, batch) -> float:
     return float(analysis["flops"])
 
 
-def jax_mlp_rate(toy_batches, repeats) -> float:
+def jax_mlp_rate(ring_batches, repeats) -> float:
     """images/s of the library's MLP GAN (chapter 02's players) with its fastest runner, the fused scan."""
-    generator = MLPGenerator(16, (2,), rngs=nnx.Rngs(0))
-    discriminator = MLPDiscriminator((2,), rngs=nnx.Rngs(1))
-    d_state = training.PlayerState.create(discriminator, optax.adam(1e-3, b1=0.5))
-    g_state = training.PlayerState.create(generator, optax.adam(1e-3, b1=0.5))
-    return time_training(d_state, g_state, toy_batches, "scan", repeats)[0]
+    return time_training(*mlp_states(), ring_batches, "scan", repeats)[0]
 
 
 def model_steps(model: str, steps: int) -> int:
@@ -153,7 +147,7 @@ def measure(framework: str, model: str, steps: int, repeats: int, device: str = 
     """
     count = model_steps(model, steps)
     if model == "mlp":
-        batches = np.asarray(data.ring_of_gaussians().sample(jax.random.key(3), count * BATCH)).reshape(count, BATCH, 2)
+        batches = toy_batches(count)
     else:
         images, _ = data.load_mnist("train")
         batches = np.asarray(data.epoch_batches(jax.random.key(0), images, BATCH)[:count])

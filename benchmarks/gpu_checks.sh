@@ -31,7 +31,4 @@ step guard 90 python benchmarks/training_speed.py --guard --steps 200
 # JAX against PyTorch eager and torch.compile on the GPU (goal: JAX >= 2x PyTorch's best on every DCGAN)
 step compare_pytorch 240 python benchmarks/compare_pytorch.py --device gpu --steps 200 --rounds 1
 # the library's tests with this machine's jax (0.11.2 when last seen: the closest thing to Colab here)
-step library_tests 150 python -m pytest -q -n 8 -p no:cacheprovider tests --ignore tests/test_claims_can_fail.py \
-  --ignore tests/test_install_cell.py --ignore tests/test_prose_numbers.py --ignore tests/test_chapter_contract.py \
-  --ignore tests/test_site.py --ignore tests/test_style.py --ignore tests/test_public_url.py \
-  --ignore tests/test_install_files.py
+step library_tests 150 python -m pytest -q -n 8 -p no:cacheprovider -m "not course_files" tests

@@ -127,6 +127,13 @@ def dcgan_states(config, cpu_kernels_on: bool | None = None):
             training.PlayerState.create(generator, training.dcgan_optimizer()))
 
 
+def mlp_states():
+    """Chapter 02's ring players (an MLP G and D) with Adam (1e-3, β1 = 0.5): (d_state, g_state)."""
+    generator, discriminator = MLPGenerator(16, (2,), rngs=nnx.Rngs(0)), MLPDiscriminator((2,), rngs=nnx.Rngs(1))
+    return (training.PlayerState.create(discriminator, optax.adam(1e-3, b1=0.5)),
+            training.PlayerState.create(generator, optax.adam(1e-3, b1=0.5)))
+
+
 def toy_batches(steps: int = 200):
     """``steps`` batches of the ring of 8 Gaussians."""
     ring = data.ring_of_gaussians()
@@ -146,9 +153,7 @@ def guard_overhead(batches, ring_batches, steps, repeats):
         bare = time_bare_step(d_state, g_state, batches[:case_steps], runner, repeats)
         name = f"DCGAN {config.name}, {'Python loop' if runner == 'loop' else 'lax.scan'}"
         print(f"{name:40s} {guarded:10.1f} {bare:10.1f} {guarded / bare:6.2f}x", flush=True)
-    generator, discriminator = MLPGenerator(16, (2,), rngs=nnx.Rngs(0)), MLPDiscriminator((2,), rngs=nnx.Rngs(1))
-    d_state = training.PlayerState.create(discriminator, optax.adam(1e-3, b1=0.5))
-    g_state = training.PlayerState.create(generator, optax.adam(1e-3, b1=0.5))
+    d_state, g_state = mlp_states()
     guarded = time_training(d_state, g_state, ring_batches, "scan", repeats)[0]
     bare = time_bare_step(d_state, g_state, ring_batches, "scan", repeats)
     print(f"{'MLP GAN, lax.scan':40s} {guarded:10.0f} {bare:10.0f} {guarded / bare:6.2f}x")
@@ -216,11 +221,7 @@ def main():
     ring_batches = toy_batches()
     rates = {}
     for runner in ("scan", "loop"):
-        generator = MLPGenerator(16, (2,), rngs=nnx.Rngs(0))
-        discriminator = MLPDiscriminator((2,), rngs=nnx.Rngs(1))
-        d_state = training.PlayerState.create(discriminator, optax.adam(1e-3, b1=0.5))
-        g_state = training.PlayerState.create(generator, optax.adam(1e-3, b1=0.5))
-        rates[runner], _ = time_training(d_state, g_state, ring_batches, runner, args.repeats)
+        rates[runner], _ = time_training(*mlp_states(), ring_batches, runner, args.repeats)
         print(f"  {runner:5s} {rates[runner]:12.0f} images/s", flush=True)
     print(f"  scan / loop: {rates['scan'] / rates['loop']:.2f}x")
 

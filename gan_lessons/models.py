@@ -137,21 +137,12 @@ CPU = DCGANConfig("cpu", 100, 64, ((32, 2), (1, 2)), (16, 32), 4)
 CONFIGS = {config.name: config for config in (PAPER, CPU)}
 
 
-def transposed_convolution(x, kernel, strides):
-    """A SAME transposed convolution, x (B, H, W, in) → (B, H·s, W·s, out), with kernel (k, k, in, out).
-
-    ``lax.conv_transpose`` with ``transpose_kernel=True`` is the gradient of a stride-s convolution whose kernel
-    is (k, k, out, in): so the kernel's last two axes are swapped first.
-    """
-    return lax.conv_transpose(x, jnp.swapaxes(kernel, 2, 3), strides, "SAME", dimension_numbers=kernels.DIMENSIONS,
-                              transpose_kernel=True)
-
-
 class ConvTranspose(nnx.Module):
     """G's upsampling layer: a SAME transposed convolution (stride s multiplies height and width by s).
 
-    ``cpu_kernels``: the plain ``transposed_convolution`` above, or ``cpu_kernels.conv_transpose`` (the same
-    function with a hand-written backward pass); see ``use_cpu_kernels``.
+    ``cpu_kernels``: the plain ``lax.conv_transpose`` (``cpu_kernels.conv_transpose_reference``, differentiated by
+    JAX's autodiff), or ``cpu_kernels.conv_transpose`` (the same function with a hand-written backward pass);
+    see ``use_cpu_kernels``.
     """
 
     def __init__(self, in_features, out_features, kernel_size, strides=1, *, use_bias=True,
@@ -163,7 +154,7 @@ class ConvTranspose(nnx.Module):
         self.bias = nnx.Param(jnp.zeros((out_features,))) if use_bias else None
 
     def __call__(self, x):
-        function = kernels.conv_transpose if self.cpu_kernels else transposed_convolution
+        function = kernels.conv_transpose if self.cpu_kernels else kernels.conv_transpose_reference
         y = function(x, self.kernel[...], self.strides)
         return y if self.bias is None else y + self.bias[...]
 

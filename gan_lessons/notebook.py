@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import platform
+import textwrap
 
 from gan_lessons.exercises import check_answer as check_answer  # the chapters import it from here
 
@@ -75,9 +77,6 @@ def show_source(*objects):
     """The library's own code for ``objects`` (classes or functions), to end a cell with: the notebook shows it
     highlighted. Where a chapter teaches what the library computes, the page shows the code that computes it,
     not a call whose inside is hidden."""
-    import inspect
-    import textwrap
-
-    from IPython.display import Code
+    from IPython.display import Code  # here: importing the library never needs IPython
 
     return Code("\n\n".join(textwrap.dedent(inspect.getsource(item)) for item in objects), language="python")
