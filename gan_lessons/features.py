@@ -23,6 +23,7 @@ from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit, cro
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from tqdm.auto import tqdm
 
 from gan_lessons.compiling import jit
 from gan_lessons.training import PlayerState, in_batches
@@ -156,7 +157,7 @@ def labelled_draws(train_labels, label_count: int | None, key: jax.Array | None 
 
 def choose_by_validation(train_sets: dict, train_labels, label_count: int | None, key: jax.Array | None = None,
                          draws: int = 5, folds: int = 5, regularisation: float = 1.0,
-                         largest_cross_validation: int = 10_000) -> list[str]:
+                         largest_cross_validation: int = 10_000, progress: bool = False) -> list[str]:
     """For each draw of ``probe_with_labels`` (same ``key``, same labelled images), the name of the feature set
     in ``train_sets`` ({name: (N, F) training features}) whose probe scores best on held-out labelled images.
 
@@ -164,11 +165,12 @@ def choose_by_validation(train_sets: dict, train_labels, label_count: int | None
     Here only the draw's own labels are read. Up to ``largest_cross_validation`` labelled images: ``folds``-fold
     stratified cross-validation (with 100 labels, every image is held out once). More than that: one stratified
     split holding out 1/``folds`` of them (12,000 of 60,000 validate well enough, and five fits per feature set
-    would take minutes). Ties go to the set listed first.
+    would take minutes). Ties go to the set listed first. ``progress``: a bar over the draws.
     """
     probe = make_pipeline(StandardScaler(), LogisticRegression(C=regularisation, max_iter=100))
     choices = []
-    for draw, chosen in enumerate(labelled_draws(train_labels, label_count, key, draws)):
+    all_draws = labelled_draws(train_labels, label_count, key, draws)
+    for draw, chosen in enumerate(tqdm(all_draws, desc=f"{label_count or 'all'} labels", disable=not progress)):
         labels = np.asarray(train_labels)[chosen]
         if len(chosen) <= largest_cross_validation:
             splitter = StratifiedKFold(folds, shuffle=True, random_state=draw)

@@ -54,7 +54,9 @@ def test_exercises_have_hidden_solutions_and_check_cells(notebook):
     solutions = [index for index, cell in enumerate(cells) if cell["metadata"].get("jupyter", {}).get("source_hidden")]
     assert solutions and min(solutions) > exercises[0]
     for index in solutions:
-        assert cells[index]["cell_type"] == "code" and source(cells[index]).startswith("# Solution")
+        assert cells[index]["cell_type"] == "code" and source(cells[index]).startswith("# @title Solution\n")
+        # Colab shows a form cell's title and folds its code; JupyterLab reads source_hidden
+        assert cells[index]["metadata"].get("cellView") == "form", f"cell {index}: a Colab form, folded there too"
         following = [source(cell) for cell in cells[index + 1:index + 3] if cell["cell_type"] == "code"]
         assert any("check_answer(" in text or re.search(r"\bcheck_\w+\(", text) for text in following), \
             f"the solution in cell {index} has no check cell after it"

@@ -93,3 +93,13 @@ def test_choose_by_validation_finds_the_informative_features_from_training_label
     assert features.choose_by_validation({"first": noise, "second": noise.copy()}, train_y, None) == ["first"]
     with pytest.raises(ValueError, match="pass key="):
         features.choose_by_validation(sets, train_y, 20)
+
+
+def test_choose_by_validation_can_show_a_bar_over_its_draws_and_chooses_the_same(capsys):
+    train_x, train_y, _, _ = _two_tasks()
+    sets = {"noise": np.delete(train_x, 0, axis=1), "signal": train_x}
+    quiet = features.choose_by_validation(sets, train_y, 20, jax.random.key(0), draws=3)
+    assert capsys.readouterr().err == ""
+    shown = features.choose_by_validation(sets, train_y, 20, jax.random.key(0), draws=3, progress=True)
+    bar = capsys.readouterr().err
+    assert shown == quiet and "20 labels" in bar and "3/3" in bar

@@ -67,9 +67,10 @@ def is_solution(cell) -> bool:
 
 def folded_solution(cell):
     """A solution cell as a folded ``<details>`` block: the reader opens it with one click."""
-    fence = "~~~~" if "```" in cell.source else "```"
+    code = cell.source.removeprefix("# @title Solution\n")  # Colab's form title: the summary says it
+    fence = "~~~~" if "```" in code else "```"
     return nbformat.v4.new_markdown_cell(
-        f"<details><summary><b>Solution</b> (click to show)</summary>\n\n{fence}python\n{cell.source}\n{fence}\n\n"
+        f"<details><summary><b>Solution</b> (click to show)</summary>\n\n{fence}python\n{code}\n{fence}\n\n"
         "</details>", metadata={"slideshow": cell.metadata.get("slideshow", {})})
 
 
