@@ -15,7 +15,6 @@ from __future__ import annotations
 from functools import partial
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 from jax import lax
@@ -26,7 +25,8 @@ from gan_lessons.compiling import jit
 from gan_lessons.infogan import INFOGAN
 from gan_lessons.models import DCGANConfig, DCGANGenerator, JointDiscriminator, LatentEncoder
 from gan_lessons.running import Checkpointing, run_steps
-from gan_lessons.training import PlayerState, adam, apply_gradients, apply_model, in_batches, latent_dim, sample_latent
+from gan_lessons.state import PlayerState, adam, apply_model, in_batches, latent_dim, sample_latent
+from gan_lessons.steps import discriminator_step, generator_step, logit_metrics
 
 BIGAN = DCGANConfig("bigan", 50, *(getattr(INFOGAN, field) for field in
                                   ("projection_channels", "generator_layers", "discriminator_channels", "kernel_size")))
@@ -53,32 +53,28 @@ def _d_step(d_state, g_state, e_state, images, key):
     fake = lax.stop_gradient(apply_model(g_state, g_state.params, g_state.batch_stats, z, train=True)[0])
     codes = lax.stop_gradient(_encoded(e_state, e_state.params, images)[0])
 
-    def loss_fn(params):
-        real_logits, stats = apply_model(d_state, params, d_state.batch_stats, (images, codes), train=True)
-        fake_logits, stats = apply_model(d_state, params, stats, (fake, z), train=True)
-        return losses.d_loss(real_logits, fake_logits), (stats, real_logits, fake_logits)
+    def d_loss(params, stats, real_logits, fake_logits):
+        return losses.d_loss(real_logits, fake_logits), stats, logit_metrics(real_logits, fake_logits)
 
-    (loss, (stats, real_logits, fake_logits)), grads = jax.value_and_grad(loss_fn, has_aux=True)(d_state.params)
-    metrics = {"d_loss": loss, "d_real": jnp.mean(jax.nn.sigmoid(real_logits)),
-               "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits))}
-    return apply_gradients(d_state, grads, stats), metrics
+    # D judges pairs: real images with E's codes against generated images with the codes that made them
+    return discriminator_step(d_state, (images, codes), (fake, z), d_loss)
 
 
 def _generator_encoder_step(g_state, e_state, d_state, images, key):
     z = sample_latent(key, images.shape[0], latent_dim(g_state))
 
-    def loss_fn(g_params, e_params):
+    def g_loss(params):
+        g_params, e_params = params
         fake, g_stats = apply_model(g_state, g_params, g_state.batch_stats, z, train=True)
         codes, e_stats = _encoded(e_state, e_params, images)
         fake_logits, _ = apply_model(d_state, d_state.params, d_state.batch_stats, (fake, z), train=True)
         real_logits, _ = apply_model(d_state, d_state.params, d_state.batch_stats, (images, codes), train=True)
         # G wants its pairs called real; E wants its pairs called fake: D's loss with the labels swapped
         loss = losses.g_loss_non_saturating(fake_logits) + losses.g_loss_non_saturating(-real_logits)
-        return loss, (g_stats, e_stats)
+        return loss, ((g_stats, e_stats), {})
 
-    (loss, (g_stats, e_stats)), (g_grads, e_grads) = jax.value_and_grad(
-        loss_fn, argnums=(0, 1), has_aux=True)(g_state.params, e_state.params)
-    return apply_gradients(g_state, g_grads, g_stats), apply_gradients(e_state, e_grads, e_stats), {"g_loss": loss}
+    (g_state, e_state), metrics = generator_step((g_state, e_state), g_loss)
+    return g_state, e_state, metrics
 
 
 @jit

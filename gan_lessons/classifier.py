@@ -20,7 +20,7 @@ from gan_lessons.checks import check_images, check_labels
 from gan_lessons.compiling import jit
 from gan_lessons.data import epoch_batches
 from gan_lessons.running import run_steps
-from gan_lessons.training import PlayerState, apply_gradients
+from gan_lessons.state import PlayerState, apply_gradients
 
 IMAGE_SHAPE = (28, 28, 1)  # MNIST and Fashion-MNIST, channels last
 

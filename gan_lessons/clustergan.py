@@ -31,7 +31,8 @@ from gan_lessons.compiling import jit
 from gan_lessons.infogan import INFOGAN, information_loss
 from gan_lessons.models import ConditionalDCGANGenerator, DCGANConfig, DCGANDiscriminator, LatentEncoder
 from gan_lessons.running import Checkpointing, run_steps
-from gan_lessons.training import PlayerState, adam, apply_gradients, apply_model, in_batches, latent_dim
+from gan_lessons.state import PlayerState, adam, apply_model, in_batches, latent_dim
+from gan_lessons.steps import discriminator_step, generator_step
 
 # σ of z_n. The paper says 0.1; with it, our G (BatchNorm right after its first layer, which rescales the tiny
 # noise part away) drew one image per cluster code (measured: ACC 0.18, every row of samples identical). A
@@ -76,19 +77,17 @@ def _d_step(d_state, g_state, e_state, images, key):
     noise, codes = sample_prior(key, images.shape[0], latent_dim(g_state), _clusters(e_state))
     fake = lax.stop_gradient(apply_model(g_state, g_state.params, g_state.batch_stats, (noise, codes), True)[0])
 
-    def loss_fn(params):
-        real_logits, stats = apply_model(d_state, params, d_state.batch_stats, images, train=True)
-        fake_logits, stats = apply_model(d_state, params, stats, fake, train=True)
-        return losses.d_loss(real_logits, fake_logits), stats
+    def d_loss(params, stats, real_logits, fake_logits):
+        return losses.d_loss(real_logits, fake_logits), stats, {}
 
-    (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(d_state.params)
-    return apply_gradients(d_state, grads, stats), {"d_loss": loss}
+    return discriminator_step(d_state, images, fake, d_loss)
 
 
 def _generator_encoder_step(g_state, e_state, d_state, batch_size, key):
     noise, codes = sample_prior(key, batch_size, latent_dim(g_state), _clusters(e_state))
 
-    def loss_fn(g_params, e_params):
+    def g_loss(params):
+        g_params, e_params = params
         fake, g_stats = apply_model(g_state, g_params, g_state.batch_stats, (noise, codes), train=True)
         fake_logits, _ = apply_model(d_state, d_state.params, d_state.batch_stats, fake, train=True)
         (cluster_logits, noise_estimate), e_stats = apply_model(e_state, e_params, e_state.batch_stats, fake, True)
@@ -96,12 +95,10 @@ def _generator_encoder_step(g_state, e_state, d_state, batch_size, key):
         cluster_error = information_loss(cluster_logits, codes)
         loss = (losses.g_loss_non_saturating(fake_logits) + NOISE_WEIGHT * noise_error
                 + CLUSTER_WEIGHT * cluster_error)
-        return loss, (g_stats, e_stats, noise_error, cluster_error)
+        return loss, ((g_stats, e_stats), {"noise_error": noise_error, "cluster_error": cluster_error})
 
-    (loss, (g_stats, e_stats, noise_error, cluster_error)), (g_grads, e_grads) = jax.value_and_grad(
-        loss_fn, argnums=(0, 1), has_aux=True)(g_state.params, e_state.params)
-    metrics = {"g_loss": loss, "noise_error": noise_error, "cluster_error": cluster_error}
-    return apply_gradients(g_state, g_grads, g_stats), apply_gradients(e_state, e_grads, e_stats), metrics
+    (g_state, e_state), metrics = generator_step((g_state, e_state), g_loss)
+    return g_state, e_state, metrics
 
 
 @jit

@@ -22,7 +22,9 @@ from gan_lessons import data, losses
 from gan_lessons.checks import check_images, check_labels, check_latent
 from gan_lessons.compiling import jit
 from gan_lessons.running import Checkpointing, run_steps
-from gan_lessons.training import PlayerState, apply_gradients, apply_model, latent_dim, r1_penalty, sample_latent
+from gan_lessons.state import PlayerState, apply_model, latent_dim, sample_latent
+from gan_lessons.steps import discriminator_step, generator_step, logit_metrics
+from gan_lessons.training import r1_penalty
 
 
 def _d_step(d_state, g_state, images, labels, key, r1_weight):
@@ -30,30 +32,25 @@ def _d_step(d_state, g_state, images, labels, key, r1_weight):
     fake, _ = apply_model(g_state, g_state.params, g_state.batch_stats, (z, labels), train=True)
     fake = lax.stop_gradient(fake)  # fakes of the same classes as the real batch; D's loss must not reach G
 
-    def loss_fn(params):
-        real_logits, stats = apply_model(d_state, params, d_state.batch_stats, (images, labels), train=True)
-        fake_logits, stats = apply_model(d_state, params, stats, (fake, labels), train=True)
+    def d_loss(params, stats, real_logits, fake_logits):
         loss = losses.d_loss(real_logits, fake_logits)
         if r1_weight:  # static: traced only when asked for
             loss = loss + r1_weight * r1_penalty(d_state, params, d_state.batch_stats, images, labels)
-        return loss, (stats, real_logits, fake_logits)
+        return loss, stats, logit_metrics(real_logits, fake_logits)
 
-    (loss, (stats, real_logits, fake_logits)), grads = jax.value_and_grad(loss_fn, has_aux=True)(d_state.params)
-    metrics = {"d_loss": loss, "d_real": jnp.mean(jax.nn.sigmoid(real_logits)),
-               "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits))}
-    return apply_gradients(d_state, grads, stats), metrics
+    return discriminator_step(d_state, (images, labels), (fake, labels), d_loss)
 
 
 def _g_step(g_state, d_state, labels, key):
     z = sample_latent(key, labels.shape[0], latent_dim(g_state))
 
-    def loss_fn(params):
-        fake, stats = apply_model(g_state, params, g_state.batch_stats, (z, labels), train=True)
+    def g_loss(params):
+        fake, stats = apply_model(g_state, params[0], g_state.batch_stats, (z, labels), train=True)
         fake_logits, _ = apply_model(d_state, d_state.params, d_state.batch_stats, (fake, labels), train=True)
-        return losses.g_loss_non_saturating(fake_logits), stats
+        return losses.g_loss_non_saturating(fake_logits), ((stats,), {})
 
-    (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(g_state.params)
-    return apply_gradients(g_state, grads, stats), {"g_loss": loss}
+    (g_state,), metrics = generator_step((g_state,), g_loss)
+    return g_state, metrics
 
 
 @partial(jit, static_argnames=("r1_weight",))

@@ -26,7 +26,7 @@ from sklearn.preprocessing import StandardScaler
 from tqdm.auto import tqdm
 
 from gan_lessons.compiling import jit
-from gan_lessons.training import PlayerState, in_batches
+from gan_lessons.state import PlayerState, in_batches
 
 
 def pooled(activation, grid: int = 4):

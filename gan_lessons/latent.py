@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import optax
 
 from gan_lessons.compiling import jit
-from gan_lessons.training import PlayerState, adam, apply_model
+from gan_lessons.state import PlayerState, adam, apply_model
 
 
 def linear_interpolation(z_start, z_end, steps: int):

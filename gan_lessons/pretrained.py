@@ -12,7 +12,7 @@ from pathlib import Path
 import jax
 
 from gan_lessons.checkpoint import load_checkpoint, read_checkpoint_config, save_checkpoint
-from gan_lessons.training import PlayerState
+from gan_lessons.state import PlayerState
 
 CHECKPOINT_FOLDER = Path(__file__).parent / "checkpoints"
 
@@ -78,7 +78,7 @@ def load_conditional_dcgan(config_name: str = "cpu", dataset: str = "mnist") -> 
 
 
 def _load_gan(name: str, models) -> tuple[PlayerState, PlayerState, dict]:
-    from gan_lessons.training import dcgan_optimizer
+    from gan_lessons.state import dcgan_optimizer
 
     stored = read_checkpoint_config(_require(name))
     optimizer = lambda player: dcgan_optimizer(**stored.get(f"{player}_optimizer", {}))  # noqa: E731

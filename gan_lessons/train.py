@@ -29,7 +29,7 @@ import jax
 from gan_lessons import data, pretrained
 from gan_lessons.dcgan import judge_generator, train_dcgan
 from gan_lessons.running import Checkpointing
-from gan_lessons.training import PlayerState, dcgan_optimizer
+from gan_lessons.state import PlayerState, dcgan_optimizer
 
 LOADERS = {"mnist": data.load_mnist, "fashion_mnist": data.load_fashion_mnist}
 

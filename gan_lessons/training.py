@@ -1,112 +1,40 @@
-"""Pure, jitted training steps for the two players, and runners for many steps.
+"""The plain GAN and its recipes: the objectives, the penalties, the jitted steps and ``train``.
 
-Each player has its own ``PlayerState``: the model's structure (``graphdef``,
-static), its parameters, its BatchNorm running statistics and its optimiser
-state. ``d_step`` takes both states and returns only a new discriminator state;
-``g_step`` returns only a new generator state. So each player's gradient can
-only ever reach its own parameters.
+Each player has its own ``PlayerState`` (``gan_lessons.state``). ``d_step`` takes both states and returns
+only a new discriminator state; ``g_step`` returns only a new generator state, so each player's gradient can
+only ever reach its own parameters. Both are ``gan_lessons.steps``' one GAN update, given this variant's
+losses (an ``Objective``); the conditional GAN, InfoGAN, ClusterGAN and BiGAN give it theirs.
 
 Hot loops use ``nnx.split`` + ``jax.jit`` on plain pytrees, as Flax's
 performance guide advises (``nnx.jit`` re-walks the object graph on every call);
 ``compiling.jit`` is ``jax.jit`` with the XLA:CPU setting that makes convolutions faster.
 """
-
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
-from flax import nnx, struct
+from flax import nnx
 from jax import lax
 
 from gan_lessons import losses
-from gan_lessons.checks import check_image_shape, check_image_values, check_images, check_latent
+from gan_lessons.checks import check_image_shape, check_image_values, check_latent
 from gan_lessons.compiling import jit
 from gan_lessons.models import ConvTranspose
 from gan_lessons.running import Checkpointing, run_steps
-
-
-class PlayerState(struct.PyTreeNode):
-    """Everything one player needs to train, as a pytree of arrays."""
-
-    graphdef: Any = struct.field(pytree_node=False)
-    optimizer: optax.GradientTransformation = struct.field(pytree_node=False)
-    params: Any
-    batch_stats: Any  # everything that is not a parameter: BatchNorm's running mean and variance
-    opt_state: Any
-    step: jax.Array
-
-    @classmethod
-    def create(cls, model: nnx.Module, optimizer: optax.GradientTransformation) -> PlayerState:
-        graphdef, params, batch_stats = nnx.split(model, nnx.Param, ...)
-        return cls(graphdef, optimizer, params, batch_stats, optimizer.init(params), jnp.zeros((), jnp.int32))
-
-    def model(self, train: bool = False) -> nnx.Module:
-        """A live Flax module with a copy of this state's weights, in training or evaluation mode.
-
-        A copy, because some layers write to their variables when called (``nnx.SpectralNorm`` stores
-        the normalised weight in place), and the state must not change behind the caller's back.
-        """
-        model = nnx.merge(self.graphdef, self.params, self.batch_stats, copy=True)
-        model.train() if train else model.eval()
-        return model
-
-
-@functools.cache
-def adam(learning_rate: float, b1: float = 0.9, b2: float = 0.999):
-    """``optax.adam``, cached: the optimiser is a static part of ``PlayerState`` (and of jitted steps), so
-    handing every new model the same object for the same settings lets jitted steps reuse their compiled
-    code instead of compiling again."""
-    return optax.adam(learning_rate, b1=b1, b2=b2)
-
-
-def dcgan_optimizer(learning_rate=2e-4, b1=0.5):
-    """Adam with DCGAN's settings (Radford et al. 2015: lr 2e-4, β1 = 0.5), cached (see ``adam``)."""
-    return adam(learning_rate, b1)
-
-
-def apply_model(state: PlayerState, params, batch_stats, inputs, train: bool):
-    """Run the player's model as a pure function; return outputs and updated BatchNorm statistics.
-
-    ``inputs``: one array, or a tuple of arguments for models that take several (a conditional
-    model's ``(z, labels)`` or ``(images, labels)``).
-    """
-    # copy=True: fresh Variables at this trace level, so BatchNorm may update them inside jax.grad
-    model = nnx.merge(state.graphdef, params, batch_stats, copy=True)
-    model.train() if train else model.eval()  # BatchNorm: batch statistics vs running averages
-    outputs = model(*inputs) if isinstance(inputs, tuple) else model(inputs)
-    _, _, new_batch_stats = nnx.split(model, nnx.Param, ...)
-    return outputs, new_batch_stats
-
-
-def in_batches(function, images, batch_size: int = 1000):
-    """``function`` (a jitted map of a batch to an array or a tuple of arrays) over ``images`` in batches,
-    the results joined along the first axis as numpy: whole datasets without holding every activation at once."""
-    check_images(images, "images")
-    parts = [jax.device_get(function(images[start:start + batch_size])) for start in range(0, len(images), batch_size)]
-    return jax.tree.map(lambda *pieces: np.concatenate(pieces), *parts)
-
-
-def latent_dim(state: PlayerState) -> int:
-    return nnx.merge(state.graphdef, state.params, state.batch_stats).latent_dim
-
-
-def sample_latent(key: jax.Array, count: int, dim: int) -> jax.Array:
-    """z ~ N(0, I): (count, dim)."""
-    return jax.random.normal(key, (count, dim))
-
-
-def apply_gradients(state: PlayerState, grads, batch_stats) -> PlayerState:
-    """One optimiser step on ``grads``; store the new BatchNorm statistics; count the step."""
-    updates, opt_state = state.optimizer.update(grads, state.opt_state, state.params)
-    params = optax.apply_updates(state.params, updates)
-    return state.replace(params=params, batch_stats=batch_stats, opt_state=opt_state, step=state.step + 1)
+from gan_lessons.state import PlayerState as PlayerState  # the chapters and tests use training.PlayerState & co.
+from gan_lessons.state import adam as adam
+from gan_lessons.state import apply_gradients as apply_gradients
+from gan_lessons.state import apply_model as apply_model
+from gan_lessons.state import dcgan_optimizer as dcgan_optimizer
+from gan_lessons.state import in_batches as in_batches
+from gan_lessons.state import latent_dim as latent_dim
+from gan_lessons.state import sample_latent as sample_latent
+from gan_lessons.steps import discriminator_step, generator_step, logit_metrics
 
 
 @dataclass(frozen=True)
@@ -211,10 +139,7 @@ def _d_step(d_state, g_state, real, key, objective=NON_SATURATING):
     fake, _ = apply_model(g_state, g_state.params, g_state.batch_stats, z, train=True)
     fake = lax.stop_gradient(fake)  # D's loss must not reach G's parameters
 
-    def loss_fn(params):
-        # Real and fake go through D separately, so BatchNorm never mixes their statistics.
-        real_logits, stats = apply_model(d_state, params, d_state.batch_stats, real, train=True)
-        fake_logits, stats = apply_model(d_state, params, stats, fake, train=True)
+    def d_loss(params, stats, real_logits, fake_logits):
         loss = losses.DISCRIMINATOR_LOSSES[objective.discriminator_loss](real_logits, fake_logits)
         # the weights are static Python floats: a penalty is traced only when asked for
         if objective.r1_weight:
@@ -222,34 +147,27 @@ def _d_step(d_state, g_state, real, key, objective=NON_SATURATING):
         if objective.gradient_penalty_weight:
             loss = loss + objective.gradient_penalty_weight * gradient_penalty(
                 d_state, params, d_state.batch_stats, real, fake, penalty_key)
-        return loss, (stats, real_logits, fake_logits)
+        scores = {"real_score": jnp.mean(real_logits), "fake_score": jnp.mean(fake_logits)}  # ℓ, as critics report
+        return loss, stats, {**logit_metrics(real_logits, fake_logits), **scores}
 
-    (loss, (stats, real_logits, fake_logits)), grads = jax.value_and_grad(loss_fn, has_aux=True)(d_state.params)
-    d_state = apply_gradients(d_state, grads, stats)
+    d_state, metrics = discriminator_step(d_state, real, fake, d_loss)
     if objective.clip_value:
         clip = objective.clip_value
         d_state = d_state.replace(params=jax.tree.map(lambda p: jnp.clip(p, -clip, clip), d_state.params))
-    metrics = {
-        "d_loss": loss,
-        "d_real": jnp.mean(jax.nn.sigmoid(real_logits)),  # D(x), should stay well above D(G(z))
-        "d_fake": jnp.mean(jax.nn.sigmoid(fake_logits)),  # D(G(z))
-        "real_score": jnp.mean(real_logits),  # ℓ itself: what a critic (WGAN, hinge) reports
-        "fake_score": jnp.mean(fake_logits),
-    }
     return d_state, metrics
 
 
 def _g_step(g_state, d_state, batch_size, key, objective=NON_SATURATING):
     z = sample_latent(key, batch_size, latent_dim(g_state))
 
-    def loss_fn(params):
-        fake, stats = apply_model(g_state, params, g_state.batch_stats, z, train=True)
+    def g_loss(params):
+        fake, stats = apply_model(g_state, params[0], g_state.batch_stats, z, train=True)
         # D in training mode as in its own step; its updated statistics are thrown away
         fake_logits, _ = apply_model(d_state, d_state.params, d_state.batch_stats, fake, train=True)
-        return losses.GENERATOR_LOSSES[objective.generator_loss](fake_logits), stats
+        return losses.GENERATOR_LOSSES[objective.generator_loss](fake_logits), ((stats,), {})
 
-    (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(g_state.params)
-    return apply_gradients(g_state, grads, stats), {"g_loss": loss}
+    (g_state,), metrics = generator_step((g_state,), g_loss)
+    return g_state, metrics
 
 
 @partial(jit, static_argnames=("objective",))

@@ -25,7 +25,7 @@ from gan_lessons.checks import check_images
 from gan_lessons.compiling import jit
 from gan_lessons.models import CONFIGS, DCGANConfig, DCGANGenerator, leaky_relu
 from gan_lessons.running import Checkpointing, run_steps
-from gan_lessons.training import PlayerState, adam, apply_gradients, apply_model, latent_dim
+from gan_lessons.state import PlayerState, adam, apply_gradients, apply_model, latent_dim
 
 
 class VAEEncoder(nnx.Module):
