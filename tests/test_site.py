@@ -102,3 +102,24 @@ def test_every_chapter_s_solutions_are_folded_on_its_page(tmp_path):
         solutions = [cell for cell in notebook.cells if render_site.is_solution(cell)]
         html = (tmp_path / f"{Path(page.notebook).stem}.html").read_text()
         assert solutions and html.count("<details>") == len(solutions), page.notebook
+
+
+def test_a_long_section_goes_on_over_subslides_so_that_no_slide_scrolls():
+    section = nbformat.v4.new_markdown_cell("## 1. A long section", metadata={"slideshow": {"slide_type": "slide"}})
+    code = [nbformat.v4.new_code_cell("\n".join(f"x{i}_{line} = {line}" for line in range(10))) for i in range(3)]
+    figure = nbformat.v4.new_code_cell("show()", outputs=[png_output(a_figure())])
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import setup"), section, *code, figure])
+    deck = render_site.for_the_deck(notebook)
+    kinds = [cell.metadata.get("slideshow", {}).get("slide_type", "-") for cell in deck.cells]
+    # heading + 10 + 10 lines fit (21 ≤ 24); the third block starts a subslide, the figure (1 + 16) another
+    assert kinds == ["skip", "slide", "-", "-", "subslide", "subslide"]
+    short = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import setup"), section, code[0]])
+    assert [cell.metadata.get("slideshow", {}).get("slide_type", "-") for cell in
+            render_site.for_the_deck(short).cells] == ["skip", "slide", "-"]
+
+
+def test_chapter_04s_long_sections_are_split_in_its_deck():
+    notebook = nbformat.read(render_site.NOTEBOOKS / "04_dcgan_mnist.ipynb", as_version=4)
+    marked = lambda cells: sum(cell.metadata.get("slideshow", {}).get("slide_type") in ("slide", "subslide")
+                               for cell in cells)
+    assert marked(render_site.for_the_deck(notebook).cells) > marked(notebook.cells) + 5

@@ -81,13 +81,49 @@ def for_the_page(notebook):
     return page
 
 
+# What one reveal.js slide shows without scrolling, in lines of text, and what a figure takes of it. A section
+# taller than that goes on over several subslides (down-arrow in reveal.js): an instructor never scrolls.
+SLIDE_LINES = 24
+FIGURE_LINES = 16
+
+
+def cell_height(cell) -> int:
+    """A cell's height on a slide, in lines: its source, its text outputs, FIGURE_LINES per figure."""
+    lines = len(cell.source.splitlines())
+    for output in cell.get("outputs", []):
+        data = output.get("data", {})
+        if "image/png" in data:
+            lines += FIGURE_LINES
+        elif "text" in output or "text/plain" in data:
+            text = output.get("text") or data.get("text/plain", "")
+            lines += len(("".join(text) if isinstance(text, list) else text).splitlines())
+    return lines
+
+
+def split_long_slides(cells) -> None:
+    """Start a subslide at each cell that would push its slide past SLIDE_LINES (a cell taller than a
+    slide still gets a slide of its own)."""
+    height = 0
+    for cell in cells:
+        kind = cell.metadata.get("slideshow", {}).get("slide_type", "-")
+        if kind in ("skip", "notes"):
+            continue
+        own = cell_height(cell)
+        if kind in ("slide", "subslide") or height + own <= SLIDE_LINES:
+            height = own if kind in ("slide", "subslide") else height + own
+            continue
+        cell.metadata["slideshow"] = {"slide_type": "subslide"}
+        height = own
+
+
 def for_the_deck(notebook):
-    """The chapter as the slides show it: without the setup cell and the solutions."""
+    """The chapter as the slides show it: without the setup cell and the solutions, long sections split."""
     deck = copy.deepcopy(notebook)
     setup = next(cell for cell in deck.cells if cell.cell_type == "code")
     for cell in deck.cells:
         if cell is setup or is_solution(cell):
             cell.metadata["slideshow"] = {"slide_type": "skip"}
+    split_long_slides(deck.cells)
     return deck
 
 
