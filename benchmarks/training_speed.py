@@ -123,15 +123,15 @@ def transposed_forward_rates(config, repeats):
 def dcgan_states(config, cpu_kernels_on: bool | None = None):
     """Both players' states; ``cpu_kernels_on``: the models' switch (None: on where JAX runs on a CPU)."""
     generator, discriminator = make_dcgan(config, jax.random.key(0), cpu_kernels=cpu_kernels_on)
-    return (training.PlayerState.create(discriminator, training.dcgan_optimizer()),
-            training.PlayerState.create(generator, training.dcgan_optimizer()))
+    return (training.TrainState.create(discriminator, training.dcgan_optimizer()),
+            training.TrainState.create(generator, training.dcgan_optimizer()))
 
 
 def mlp_states():
     """Chapter 02's ring players (an MLP G and D) with Adam (1e-3, β1 = 0.5): (d_state, g_state)."""
     generator, discriminator = MLPGenerator(16, (2,), rngs=nnx.Rngs(0)), MLPDiscriminator((2,), rngs=nnx.Rngs(1))
-    return (training.PlayerState.create(discriminator, optax.adam(1e-3, b1=0.5)),
-            training.PlayerState.create(generator, optax.adam(1e-3, b1=0.5)))
+    return (training.TrainState.create(discriminator, optax.adam(1e-3, b1=0.5)),
+            training.TrainState.create(generator, optax.adam(1e-3, b1=0.5)))
 
 
 def toy_batches(steps: int = 200):

@@ -25,7 +25,7 @@ from gan_lessons.compiling import jit
 from gan_lessons.infogan import INFOGAN
 from gan_lessons.models import DCGANConfig, DCGANGenerator, JointDiscriminator, LatentEncoder
 from gan_lessons.running import Checkpointing, run_steps
-from gan_lessons.state import PlayerState, adam, apply_model, in_batches, latent_dim, sample_latent
+from gan_lessons.state import TrainState, adam, apply_model, in_batches, latent_dim, sample_latent
 from gan_lessons.steps import discriminator_step, generator_step, logit_metrics
 
 BIGAN = DCGANConfig("bigan", 50, *(getattr(INFOGAN, field) for field in
@@ -39,8 +39,8 @@ def make_bigan(key: jax.Array, config: DCGANConfig = BIGAN, learning_rate: float
     generator = DCGANGenerator(config, rngs=nnx.Rngs(generator_key))
     discriminator = JointDiscriminator(config, config.latent_dim, rngs=nnx.Rngs(discriminator_key))
     encoder = LatentEncoder(config, 0, config.latent_dim, rngs=nnx.Rngs(encoder_key))
-    return (PlayerState.create(generator, optimizer), PlayerState.create(discriminator, optimizer),
-            PlayerState.create(encoder, optimizer))
+    return (TrainState.create(generator, optimizer), TrainState.create(discriminator, optimizer),
+            TrainState.create(encoder, optimizer))
 
 
 def _encoded(e_state, params, images):
@@ -78,7 +78,7 @@ def _generator_encoder_step(g_state, e_state, d_state, images, key):
 
 
 @jit
-def train_step(d_state: PlayerState, g_state: PlayerState, e_state: PlayerState, images, key):
+def train_step(d_state: TrainState, g_state: TrainState, e_state: TrainState, images, key):
     """One D update on (x, E(x)) against (G(z), z), then one joint update of G and E."""
     d_key, g_key = jax.random.split(key)
     d_state, d_metrics = _d_step(d_state, g_state, e_state, images, d_key)
@@ -99,10 +99,10 @@ def train(d_state, g_state, e_state, images, key, steps: int, batch_size: int = 
 
 
 @jit
-def _encode(e_state: PlayerState, images):
+def _encode(e_state: TrainState, images):
     return apply_model(e_state, e_state.params, e_state.batch_stats, images, train=False)[0][1]
 
 
-def encode(e_state: PlayerState, images, batch_size: int = 1000) -> np.ndarray:
+def encode(e_state: TrainState, images, batch_size: int = 1000) -> np.ndarray:
     """E(x) = ẑ for each image: (N, latent_dim)."""
     return in_batches(partial(_encode, e_state), images, batch_size)

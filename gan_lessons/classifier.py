@@ -20,7 +20,7 @@ from gan_lessons.checks import check_images, check_labels
 from gan_lessons.compiling import jit
 from gan_lessons.data import epoch_batches
 from gan_lessons.running import run_steps
-from gan_lessons.state import PlayerState, apply_gradients
+from gan_lessons.state import TrainState, apply_gradients
 
 IMAGE_SHAPE = (28, 28, 1)  # MNIST and Fashion-MNIST, channels last
 
@@ -49,12 +49,12 @@ class Classifier(nnx.Module):
 
 
 def make_classifier(key: jax.Array, classes: int = 10, learning_rate: float = 1e-3,
-                    decay_steps: int | None = None) -> PlayerState:
-    """A fresh classifier and its Adam state, as a ``PlayerState`` like the GAN's players.
+                    decay_steps: int | None = None) -> TrainState:
+    """A fresh classifier and its Adam state, as a ``TrainState`` like the GAN's players.
 
     With ``decay_steps`` the learning rate follows a cosine from ``learning_rate`` to 0 over that many steps.
     """
-    return PlayerState.create(Classifier(classes, rngs=nnx.Rngs(key)), _optimizer(learning_rate, decay_steps))
+    return TrainState.create(Classifier(classes, rngs=nnx.Rngs(key)), _optimizer(learning_rate, decay_steps))
 
 
 @functools.cache
@@ -65,7 +65,7 @@ def _optimizer(learning_rate: float, decay_steps: int | None) -> optax.GradientT
     return optax.adam(schedule)
 
 
-def _logits(state: PlayerState, params, images):
+def _logits(state: TrainState, params, images):
     return nnx.merge(state.graphdef, params, state.batch_stats)(images)
 
 
@@ -87,7 +87,7 @@ def random_shift(key, images, max_shift: int = 2):
 
 
 @jit
-def classifier_step(state: PlayerState, images, labels, key=None):
+def classifier_step(state: TrainState, images, labels, key=None):
     """One Adam step on the cross-entropy; with a ``key``, on randomly shifted images. Returns (state, loss)."""
     if key is not None:
         images = random_shift(key, images)
@@ -96,14 +96,14 @@ def classifier_step(state: PlayerState, images, labels, key=None):
 
 
 @partial(jit, static_argnames=("augment",))
-def _training_step(state: PlayerState, images, labels, key, augment: bool = True):
+def _training_step(state: TrainState, images, labels, key, augment: bool = True):
     """``classifier_step`` in the form ``running.run_steps`` guards: (new state, metrics)."""
     state, loss = classifier_step(state, images, labels, key if augment else None)
     return state, {"loss": loss}
 
 
-def train_classifier(state: PlayerState, images, labels, key, epochs: int = 3, batch_size: int = 128,
-                     augment: bool = True, progress: bool = True) -> tuple[PlayerState, np.ndarray]:
+def train_classifier(state: TrainState, images, labels, key, epochs: int = 3, batch_size: int = 128,
+                     augment: bool = True, progress: bool = True) -> tuple[TrainState, np.ndarray]:
     """Train for ``epochs`` passes over (images, labels) in shuffled batches; returns (state, losses).
 
     ``augment``: shift each training image by up to 2 pixels (``random_shift``). Each epoch runs through
@@ -125,12 +125,12 @@ def train_classifier(state: PlayerState, images, labels, key, epochs: int = 3, b
 
 
 @partial(jit, static_argnames=("what",))
-def _apply(state: PlayerState, images, what: str):
+def _apply(state: TrainState, images, what: str):
     model = nnx.merge(state.graphdef, state.params, state.batch_stats)
     return model.features(images) if what == "features" else jax.nn.softmax(model(images))
 
 
-def _classes(state: PlayerState) -> int:
+def _classes(state: TrainState) -> int:
     return nnx.merge(state.graphdef, state.params, state.batch_stats).output.out_features
 
 
@@ -141,17 +141,17 @@ def _batched(state, images, what, batch_size=1000):
     return np.concatenate([np.asarray(p) for p in parts])
 
 
-def predict_probabilities(state: PlayerState, images, batch_size: int = 1000) -> np.ndarray:
+def predict_probabilities(state: TrainState, images, batch_size: int = 1000) -> np.ndarray:
     """softmax(logits): (N, classes), computed in batches so 10,000 images fit in memory."""
     return _batched(state, images, "probabilities", batch_size)
 
 
-def classifier_features(state: PlayerState, images, batch_size: int = 1000) -> np.ndarray:
+def classifier_features(state: TrainState, images, batch_size: int = 1000) -> np.ndarray:
     """The penultimate layer's activations, (N, 128)."""
     return _batched(state, images, "features", batch_size)
 
 
-def accuracy(state: PlayerState, images, labels) -> float:
+def accuracy(state: TrainState, images, labels) -> float:
     """The share of ``images`` whose most probable class is their label."""
     check_labels(labels, _classes(state), "labels", count=len(images))
     return float(np.mean(predict_probabilities(state, images).argmax(axis=1) == np.asarray(labels)))
@@ -167,7 +167,7 @@ def class_histogram(probabilities) -> np.ndarray:
     return counts / counts.sum()
 
 
-def judge(state: PlayerState, images) -> tuple[np.ndarray, float]:
+def judge(state: TrainState, images) -> tuple[np.ndarray, float]:
     """(class histogram, mean confidence) of the classifier on ``images``: the two numbers chapter 04 reports."""
     probabilities = predict_probabilities(state, images)
     return class_histogram(probabilities), mean_confidence(probabilities)

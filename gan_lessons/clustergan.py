@@ -31,7 +31,7 @@ from gan_lessons.compiling import jit
 from gan_lessons.infogan import INFOGAN, information_loss
 from gan_lessons.models import ConditionalDCGANGenerator, DCGANConfig, DCGANDiscriminator, LatentEncoder
 from gan_lessons.running import Checkpointing, run_steps
-from gan_lessons.state import PlayerState, adam, apply_model, in_batches, latent_dim
+from gan_lessons.state import TrainState, adam, apply_model, in_batches, latent_dim
 from gan_lessons.steps import discriminator_step, generator_step
 
 # σ of z_n. The paper says 0.1; with it, our G (BatchNorm right after its first layer, which rescales the tiny
@@ -57,9 +57,9 @@ def make_clustergan(key: jax.Array, clusters: int = 10, config: DCGANConfig = CL
     generator = ConditionalDCGANGenerator(config, clusters, rngs=nnx.Rngs(generator_key))
     discriminator = DCGANDiscriminator(config, "batch", rngs=nnx.Rngs(discriminator_key))
     encoder = LatentEncoder(config, clusters, config.latent_dim, rngs=nnx.Rngs(encoder_key))
-    return (PlayerState.create(generator, adam(generator_learning_rate, 0.5)),
-            PlayerState.create(discriminator, adam(discriminator_learning_rate, 0.5)),
-            PlayerState.create(encoder, adam(generator_learning_rate, 0.5)))
+    return (TrainState.create(generator, adam(generator_learning_rate, 0.5)),
+            TrainState.create(discriminator, adam(discriminator_learning_rate, 0.5)),
+            TrainState.create(encoder, adam(generator_learning_rate, 0.5)))
 
 
 def sample_prior(key, count: int, noise_dim: int, clusters: int):
@@ -69,7 +69,7 @@ def sample_prior(key, count: int, noise_dim: int, clusters: int):
             jax.random.randint(cluster_key, (count,), 0, clusters))
 
 
-def _clusters(e_state: PlayerState) -> int:
+def _clusters(e_state: TrainState) -> int:
     return nnx.merge(e_state.graphdef, e_state.params, e_state.batch_stats).categories
 
 
@@ -102,7 +102,7 @@ def _generator_encoder_step(g_state, e_state, d_state, batch_size, key):
 
 
 @jit
-def train_step(d_state: PlayerState, g_state: PlayerState, e_state: PlayerState, images, key):
+def train_step(d_state: TrainState, g_state: TrainState, e_state: TrainState, images, key):
     """One D update, then one joint update of G and E (each applied to its own state)."""
     d_key, g_key = jax.random.split(key)
     d_state, d_metrics = _d_step(d_state, g_state, e_state, images, d_key)
@@ -125,16 +125,16 @@ def train(d_state, g_state, e_state, images, key, steps: int, batch_size: int = 
 
 
 @jit
-def _encode(e_state: PlayerState, images):
+def _encode(e_state: TrainState, images):
     cluster_logits, noise = apply_model(e_state, e_state.params, e_state.batch_stats, images, train=False)[0]
     return jax.nn.softmax(cluster_logits), noise
 
 
-def encode(e_state: PlayerState, images, batch_size: int = 1000) -> tuple[np.ndarray, np.ndarray]:
+def encode(e_state: TrainState, images, batch_size: int = 1000) -> tuple[np.ndarray, np.ndarray]:
     """E(x) for real images: (cluster probabilities (N, K), noise estimates (N, noise_dim))."""
     return in_batches(partial(_encode, e_state), images, batch_size)
 
 
-def predict_clusters(e_state: PlayerState, images, batch_size: int = 1000) -> np.ndarray:
+def predict_clusters(e_state: TrainState, images, batch_size: int = 1000) -> np.ndarray:
     """E's most likely cluster for each image: (N,)."""
     return encode(e_state, images, batch_size)[0].argmax(axis=1)

@@ -22,7 +22,7 @@ from gan_lessons import data, losses
 from gan_lessons.checks import check_images, check_labels, check_latent
 from gan_lessons.compiling import jit
 from gan_lessons.running import Checkpointing, run_steps
-from gan_lessons.state import PlayerState, apply_model, latent_dim, sample_latent
+from gan_lessons.state import TrainState, apply_model, latent_dim, sample_latent
 from gan_lessons.steps import discriminator_step, generator_step, logit_metrics
 from gan_lessons.training import r1_penalty
 
@@ -54,7 +54,7 @@ def _g_step(g_state, d_state, labels, key):
 
 
 @partial(jit, static_argnames=("r1_weight",))
-def train_step(d_state: PlayerState, g_state: PlayerState, images, labels, key, r1_weight: float = 0.0):
+def train_step(d_state: TrainState, g_state: TrainState, images, labels, key, r1_weight: float = 0.0):
     """One D update on (images, labels) and as many fakes of the same labels, then one G update.
 
     Returns (d_state, g_state, metrics). G is asked for the batch's labels too, so it learns the
@@ -85,11 +85,11 @@ def train(d_state, g_state, images, labels, key, steps: int, batch_size: int = 6
     return states["discriminator"], states["generator"], metrics
 
 
-def _classes(g_state: PlayerState) -> int:
+def _classes(g_state: TrainState) -> int:
     return nnx.merge(g_state.graphdef, g_state.params, g_state.batch_stats).classes
 
 
-def generate(g_state: PlayerState, z: jax.Array, labels: jax.Array) -> jax.Array:
+def generate(g_state: TrainState, z: jax.Array, labels: jax.Array) -> jax.Array:
     """G(z, y) in evaluation mode: one image of class ``labels[i]`` for each ``z[i]``.
 
     A label out of range would be one-hot encoded as all zeros (no class at all): it is an error here.
@@ -100,11 +100,11 @@ def generate(g_state: PlayerState, z: jax.Array, labels: jax.Array) -> jax.Array
 
 
 @jit
-def _generate(g_state: PlayerState, z: jax.Array, labels: jax.Array) -> jax.Array:
+def _generate(g_state: TrainState, z: jax.Array, labels: jax.Array) -> jax.Array:
     return apply_model(g_state, g_state.params, g_state.batch_stats, (z, labels), train=False)[0]
 
 
-def generate_classes(g_state: PlayerState, key: jax.Array, per_class: int, classes: int = 10):
+def generate_classes(g_state: TrainState, key: jax.Array, per_class: int, classes: int = 10):
     """``per_class`` samples of every class: (images (classes·per_class, 28, 28, 1), labels), labels 0,0,…,1,1,…"""
     labels = jnp.repeat(jnp.arange(classes), per_class)
     return generate(g_state, sample_latent(key, len(labels), latent_dim(g_state)), labels), labels

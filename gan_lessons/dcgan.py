@@ -15,7 +15,7 @@ from gan_lessons.models import make_dcgan
 from gan_lessons.running import Checkpointing
 from gan_lessons.training import (
     Objective,
-    PlayerState,
+    TrainState,
     dcgan_optimizer,
     generate,
     latent_dim,
@@ -39,8 +39,8 @@ def train_dcgan(config_name: str, images, key, epochs: float = 1.0, batch_size: 
         "generator_optimizer": {"learning_rate": generator_learning_rate},
         "discriminator_optimizer": {"learning_rate": discriminator_learning_rate},
     }
-    g_state = PlayerState.create(generator, dcgan_optimizer(**optimizers["generator_optimizer"]))
-    d_state = PlayerState.create(discriminator, dcgan_optimizer(**optimizers["discriminator_optimizer"]))
+    g_state = TrainState.create(generator, dcgan_optimizer(**optimizers["generator_optimizer"]))
+    d_state = TrainState.create(discriminator, dcgan_optimizer(**optimizers["discriminator_optimizer"]))
     batches = data.batches_for_steps(data_key, images, batch_size, int(round(epochs * (len(images) // batch_size))))
     d_state, g_state, metrics = train(d_state, g_state, batches, train_key, Objective(r1_weight=r1_weight),
                                       progress=progress, description="DCGAN", checkpointing=checkpointing)

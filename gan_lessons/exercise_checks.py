@@ -74,8 +74,8 @@ def _small_mlp_players(key):
     g_key, d_key = jax.random.split(key)
     generator = MLPGenerator(100, (28, 28, 1), hidden=(32,), tanh_output=True, rngs=nnx.Rngs(g_key))
     discriminator = MLPDiscriminator((28, 28, 1), hidden=(32,), rngs=nnx.Rngs(d_key))
-    return (training.PlayerState.create(discriminator, training.dcgan_optimizer()),
-            training.PlayerState.create(generator, training.dcgan_optimizer()))
+    return (training.TrainState.create(discriminator, training.dcgan_optimizer()),
+            training.TrainState.create(generator, training.dcgan_optimizer()))
 
 
 def _first_match(candidates, state):
@@ -98,13 +98,13 @@ def check_two_critic_step(student, name="your step") -> bool:
     if not called:
         return False
     if not (isinstance(result, tuple) and len(result) == 2
-            and all(isinstance(state, training.PlayerState) for state in result)):
-        return _say(name, "return (d_state, g_state): the two updated PlayerStates, D's first.")
+            and all(isinstance(state, training.TrainState) for state in result)):
+        return _say(name, "return (d_state, g_state): the two updated TrainStates, D's first.")
     new_d, new_g = result
     once = training.d_step(d_state, g_state, real_pair[0], keys()[0])[0]
     twice = training.d_step(once, g_state, real_pair[1], keys()[1])[0]
     wrong_d = _first_match([
-        ("D's parameters did not move: use the d_state that each D step returns (a PlayerState never changes "
+        ("D's parameters did not move: use the d_state that each D step returns (a TrainState never changes "
          "in place).", d_state),
         ("D took one step; it should take two, one on each batch of real_pair.", once),
         ("both D steps used real_pair[0]; the second should use real_pair[1].",
@@ -230,7 +230,7 @@ def check_dcgan_generator(student_class, name="your generator") -> bool:
         return _say(name, "outputs outside [−1, 1]: end with tanh, so G draws in the data's range.")
     if images.min() >= 0:
         return _say(name, "every output is ≥ 0: a sigmoid instead of tanh? The images are in [−1, 1].")
-    d_state = training.PlayerState.create(make_dcgan(CPU, jax.random.key(3))[1], training.dcgan_optimizer())
+    d_state = training.TrainState.create(make_dcgan(CPU, jax.random.key(3))[1], training.dcgan_optimizer())
 
     def g_loss(live):
         logits, _ = training.apply_model(d_state, d_state.params, d_state.batch_stats, live(z), train=False)

@@ -26,7 +26,7 @@ from sklearn.preprocessing import StandardScaler
 from tqdm.auto import tqdm
 
 from gan_lessons.compiling import jit
-from gan_lessons.state import PlayerState, in_batches
+from gan_lessons.state import TrainState, in_batches
 
 
 def pooled(activation, grid: int = 4):
@@ -43,7 +43,7 @@ def pooled(activation, grid: int = 4):
     return blocks.max(axis=(2, 4)).reshape(batch, -1)  # (B, grid·grid·C)
 
 
-def _extractor(state: PlayerState, grid: int | None, layers: tuple[int, ...] | None = None):
+def _extractor(state: TrainState, grid: int | None, layers: tuple[int, ...] | None = None):
     model = state.model(train=False)  # evaluation mode: each image's features depend on it alone
 
     @jit
@@ -60,7 +60,7 @@ def _extractor(state: PlayerState, grid: int | None, layers: tuple[int, ...] | N
     return extract
 
 
-def network_features(state: PlayerState, images, grid: int | None = 4, batch_size: int = 1000,
+def network_features(state: TrainState, images, grid: int | None = 4, batch_size: int = 1000,
                      layers: tuple[int, ...] | None = None) -> np.ndarray:
     """Every layer of ``state``'s model's ``features(x)``, pooled to grid×grid (None: whole maps), side by side;
     ``layers`` (indices into that list, say ``(-1,)``) keeps only those.

@@ -33,7 +33,7 @@ from gan_lessons.checks import check_images
 from gan_lessons.compiling import jit
 from gan_lessons.models import CPU, ConditionalDCGANGenerator, DCGANConfig, InfoGANDiscriminator
 from gan_lessons.running import Checkpointing, run_steps
-from gan_lessons.state import PlayerState, adam, apply_model, in_batches, latent_dim, sample_latent
+from gan_lessons.state import TrainState, adam, apply_model, in_batches, latent_dim, sample_latent
 from gan_lessons.steps import discriminator_step, generator_step
 
 # The CPU DCGAN with a discriminator twice as wide (its features are what Q reads) and 8 noise dimensions
@@ -49,8 +49,8 @@ def make_infogan(key: jax.Array, categories: int = 10, config: DCGANConfig = INF
     generator_key, discriminator_key = jax.random.split(key)
     generator = ConditionalDCGANGenerator(config, categories, rngs=nnx.Rngs(generator_key))
     discriminator = InfoGANDiscriminator(config, categories, discriminator_norm, rngs=nnx.Rngs(discriminator_key))
-    return (PlayerState.create(generator, adam(generator_learning_rate, 0.5)),
-            PlayerState.create(discriminator, adam(discriminator_learning_rate, 0.5)))
+    return (TrainState.create(generator, adam(generator_learning_rate, 0.5)),
+            TrainState.create(discriminator, adam(discriminator_learning_rate, 0.5)))
 
 
 def information_loss(code_logits, codes):
@@ -88,7 +88,7 @@ def sample_codes(key, count: int, noise_dim: int, categories: int):
     return sample_latent(noise_key, count, noise_dim), jax.random.randint(code_key, (count,), 0, categories)
 
 
-def _categories(d_state: PlayerState) -> int:
+def _categories(d_state: TrainState) -> int:
     return nnx.merge(d_state.graphdef, d_state.params, d_state.batch_stats).categories
 
 
@@ -127,7 +127,7 @@ def _g_step(g_state, d_state, batch_size, key, information_weight):
 
 
 @partial(jit, static_argnames=("information_weight", "real_weight", "shear"))
-def train_step(d_state: PlayerState, g_state: PlayerState, images, key, information_weight: float = 1.0,
+def train_step(d_state: TrainState, g_state: TrainState, images, key, information_weight: float = 1.0,
                real_weight: float = 0.0, shear: float = 0.0):
     """One D-and-Q update on a real batch and as many fakes, then one G update; (d_state, g_state, metrics).
 
@@ -164,24 +164,24 @@ def train(d_state, g_state, images, key, steps: int, batch_size: int = 64, infor
 
 
 @jit
-def _code_probabilities(d_state: PlayerState, images):
+def _code_probabilities(d_state: TrainState, images):
     return jax.nn.softmax(apply_model(d_state, d_state.params, d_state.batch_stats, images, train=False)[0][1])
 
 
-def code_probabilities(d_state: PlayerState, images, batch_size: int = 1000) -> np.ndarray:
+def code_probabilities(d_state: TrainState, images, batch_size: int = 1000) -> np.ndarray:
     """Q(c | x) for real images: (N, categories). Its argmax is InfoGAN's cluster for each image."""
     return in_batches(partial(_code_probabilities, d_state), images, batch_size)
 
 
 @partial(jit, static_argnames=("shear",))
-def _real_code_loss_on(d_state: PlayerState, images, key, shear=0.0):
+def _real_code_loss_on(d_state: TrainState, images, key, shear=0.0):
     (_, code_logits), _ = apply_model(d_state, d_state.params, d_state.batch_stats, images, train=False)
     altered = data.random_affine(key, images, max_shear=shear)
     (_, altered_code_logits), _ = apply_model(d_state, d_state.params, d_state.batch_stats, altered, train=False)
     return real_code_loss(code_logits, altered_code_logits)
 
 
-def real_code_score(d_state: PlayerState, images, key, batch_size: int = 1000, shear: float = 0.0) -> float:
+def real_code_score(d_state: TrainState, images, key, batch_size: int = 1000, shear: float = 0.0) -> float:
     """The trained Q's ``real_code_loss`` on ``images``, averaged over batches of ``batch_size``: lower is better.
     T as in training: pass the ``shear`` the run was trained with, so that runs of one command compare.
 
@@ -198,6 +198,6 @@ def real_code_score(d_state: PlayerState, images, key, batch_size: int = 1000, s
                           for start, batch_key in zip(starts, keys)]))
 
 
-def predict_clusters(d_state: PlayerState, images, batch_size: int = 1000) -> np.ndarray:
+def predict_clusters(d_state: TrainState, images, batch_size: int = 1000) -> np.ndarray:
     """The code Q finds most likely for each image: (N,) integers in 0..K−1."""
     return code_probabilities(d_state, images, batch_size).argmax(axis=1)

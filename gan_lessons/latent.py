@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import optax
 
 from gan_lessons.compiling import jit
-from gan_lessons.state import PlayerState, adam, apply_model
+from gan_lessons.state import TrainState, adam, apply_model
 
 
 def linear_interpolation(z_start, z_end, steps: int):
@@ -95,7 +95,7 @@ def _inversion_step(z, optimizer_state, g_state, images, labels, prior_weight, o
     return optax.apply_updates(z, updates), optimizer_state
 
 
-def invert_generator(g_state: PlayerState, images, z_start, steps: int = 300, learning_rate: float = 0.05,
+def invert_generator(g_state: TrainState, images, z_start, steps: int = 300, learning_rate: float = 0.05,
                      prior_weight: float = 1e-3, labels=None):
     """Find z with G(z) ≈ x for each image by gradient descent on z (G fixed, in evaluation mode).
 

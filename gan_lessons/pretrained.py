@@ -12,7 +12,7 @@ from pathlib import Path
 import jax
 
 from gan_lessons.checkpoint import load_checkpoint, read_checkpoint_config, save_checkpoint
-from gan_lessons.state import PlayerState
+from gan_lessons.state import TrainState
 
 CHECKPOINT_FOLDER = Path(__file__).parent / "checkpoints"
 
@@ -26,16 +26,16 @@ def available() -> list[str]:
     return sorted(path.stem for path in CHECKPOINT_FOLDER.glob("*.ckpt"))
 
 
-def _weights(state: PlayerState) -> dict:
+def _weights(state: TrainState) -> dict:
     return {"params": state.params, "batch_stats": state.batch_stats}  # no optimiser state: a third the size
 
 
-def save_players(path: str | Path, players: dict[str, PlayerState], config: dict) -> Path:
+def save_players(path: str | Path, players: dict[str, TrainState], config: dict) -> Path:
     """Save the weights (parameters and BatchNorm statistics) of named players."""
     return save_checkpoint(path, {name: _weights(state) for name, state in players.items()}, config)
 
 
-def load_players(path: str | Path, templates: dict[str, PlayerState]) -> tuple[dict[str, PlayerState], dict]:
+def load_players(path: str | Path, templates: dict[str, TrainState]) -> tuple[dict[str, TrainState], dict]:
     """Load weights saved by ``save_players`` into fresh states built like ``templates``; return (players, config)."""
     weights, config = load_checkpoint(path, {name: _weights(state) for name, state in templates.items()})
     players = {name: templates[name].replace(**weights[name]) for name in templates}
@@ -52,7 +52,7 @@ def _require(name: str) -> Path:
     return path
 
 
-def load_classifier(dataset: str = "mnist") -> tuple[PlayerState, dict]:
+def load_classifier(dataset: str = "mnist") -> tuple[TrainState, dict]:
     """The shipped evaluation classifier for ``mnist`` or ``fashion_mnist``: (state, config)."""
     from gan_lessons.classifier import make_classifier
 
@@ -61,14 +61,14 @@ def load_classifier(dataset: str = "mnist") -> tuple[PlayerState, dict]:
     return players["classifier"], config
 
 
-def load_dcgan(config_name: str = "cpu", dataset: str = "mnist") -> tuple[PlayerState, PlayerState, dict]:
+def load_dcgan(config_name: str = "cpu", dataset: str = "mnist") -> tuple[TrainState, TrainState, dict]:
     """The shipped DCGAN: (generator state, discriminator state, config)."""
     from gan_lessons.models import make_dcgan
 
     return _load_gan(f"dcgan_{config_name}_{dataset}", make_dcgan(config_name, jax.random.key(0)))
 
 
-def load_conditional_dcgan(config_name: str = "cpu", dataset: str = "mnist") -> tuple[PlayerState, PlayerState, dict]:
+def load_conditional_dcgan(config_name: str = "cpu", dataset: str = "mnist") -> tuple[TrainState, TrainState, dict]:
     """The shipped class-conditional DCGAN (chapter 07): (generator state, discriminator state, config)."""
     from gan_lessons.models import make_conditional_dcgan
 
@@ -77,19 +77,19 @@ def load_conditional_dcgan(config_name: str = "cpu", dataset: str = "mnist") -> 
     return _load_gan(name, make_conditional_dcgan(config_name, jax.random.key(0), conditioning=conditioning))
 
 
-def _load_gan(name: str, models) -> tuple[PlayerState, PlayerState, dict]:
+def _load_gan(name: str, models) -> tuple[TrainState, TrainState, dict]:
     from gan_lessons.state import dcgan_optimizer
 
     stored = read_checkpoint_config(_require(name))
     optimizer = lambda player: dcgan_optimizer(**stored.get(f"{player}_optimizer", {}))  # noqa: E731
     generator, discriminator = models
-    templates = {"generator": PlayerState.create(generator, optimizer("generator")),
-                 "discriminator": PlayerState.create(discriminator, optimizer("discriminator"))}
+    templates = {"generator": TrainState.create(generator, optimizer("generator")),
+                 "discriminator": TrainState.create(discriminator, optimizer("discriminator"))}
     players, config = load_players(checkpoint_path(name), templates)
     return players["generator"], players["discriminator"], config
 
 
-def load_vae(dataset: str = "mnist") -> tuple[PlayerState, dict]:
+def load_vae(dataset: str = "mnist") -> tuple[TrainState, dict]:
     """The shipped VAE (chapter 10): (state, config)."""
     from gan_lessons.vae import make_vae
 
@@ -99,7 +99,7 @@ def load_vae(dataset: str = "mnist") -> tuple[PlayerState, dict]:
     return players["vae"], config
 
 
-def load_code_gan(model: str, dataset: str = "mnist") -> tuple[dict[str, PlayerState], dict]:
+def load_code_gan(model: str, dataset: str = "mnist") -> tuple[dict[str, TrainState], dict]:
     """The shipped InfoGAN, ClusterGAN or BiGAN (chapters 08 and 09): ({player name: state}, config).
 
     "infogan_real" is InfoGAN trained with the real-data term on Q (``infogan.real_code_loss``).

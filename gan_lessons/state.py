@@ -1,6 +1,6 @@
-"""A player's training state, its optimisers, and running its model as a pure function.
+"""A network's training state, its optimisers, and running its model as a pure function.
 
-``PlayerState`` holds everything one network needs to train (the model's structure, parameters, BatchNorm
+``TrainState`` holds everything one network needs to train (the model's structure, parameters, BatchNorm
 statistics, optimiser state) as a pytree, so jitted steps take and return it. The GAN's players use it, and so
 do the course's classifier and VAE.
 """
@@ -19,8 +19,8 @@ from flax import nnx, struct
 from gan_lessons.checks import check_images
 
 
-class PlayerState(struct.PyTreeNode):
-    """Everything one player needs to train, as a pytree of arrays."""
+class TrainState(struct.PyTreeNode):
+    """Everything one network needs to train (a GAN's player, the classifier, the VAE), as a pytree of arrays."""
 
     graphdef: Any = struct.field(pytree_node=False)
     optimizer: optax.GradientTransformation = struct.field(pytree_node=False)
@@ -30,7 +30,7 @@ class PlayerState(struct.PyTreeNode):
     step: jax.Array
 
     @classmethod
-    def create(cls, model: nnx.Module, optimizer: optax.GradientTransformation) -> PlayerState:
+    def create(cls, model: nnx.Module, optimizer: optax.GradientTransformation) -> TrainState:
         graphdef, params, batch_stats = nnx.split(model, nnx.Param, ...)
         return cls(graphdef, optimizer, params, batch_stats, optimizer.init(params), jnp.zeros((), jnp.int32))
 
@@ -47,7 +47,7 @@ class PlayerState(struct.PyTreeNode):
 
 @functools.cache
 def adam(learning_rate: float, b1: float = 0.9, b2: float = 0.999):
-    """``optax.adam``, cached: the optimiser is a static part of ``PlayerState`` (and of jitted steps), so
+    """``optax.adam``, cached: the optimiser is a static part of ``TrainState`` (and of jitted steps), so
     handing every new model the same object for the same settings lets jitted steps reuse their compiled
     code instead of compiling again."""
     return optax.adam(learning_rate, b1=b1, b2=b2)
@@ -58,8 +58,8 @@ def dcgan_optimizer(learning_rate=2e-4, b1=0.5):
     return adam(learning_rate, b1)
 
 
-def apply_model(state: PlayerState, params, batch_stats, inputs, train: bool):
-    """Run the player's model as a pure function; return outputs and updated BatchNorm statistics.
+def apply_model(state: TrainState, params, batch_stats, inputs, train: bool):
+    """Run the state's model as a pure function; return outputs and updated BatchNorm statistics.
 
     ``inputs``: one array, or a tuple of arguments for models that take several (a conditional
     model's ``(z, labels)`` or ``(images, labels)``).
@@ -80,7 +80,7 @@ def in_batches(function, images, batch_size: int = 1000):
     return jax.tree.map(lambda *pieces: np.concatenate(pieces), *parts)
 
 
-def latent_dim(state: PlayerState) -> int:
+def latent_dim(state: TrainState) -> int:
     return nnx.merge(state.graphdef, state.params, state.batch_stats).latent_dim
 
 
@@ -89,7 +89,7 @@ def sample_latent(key: jax.Array, count: int, dim: int) -> jax.Array:
     return jax.random.normal(key, (count, dim))
 
 
-def apply_gradients(state: PlayerState, grads, batch_stats) -> PlayerState:
+def apply_gradients(state: TrainState, grads, batch_stats) -> TrainState:
     """One optimiser step on ``grads``; store the new BatchNorm statistics; count the step."""
     updates, opt_state = state.optimizer.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)

@@ -16,10 +16,10 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from gan_lessons.state import PlayerState, apply_gradients, apply_model
+from gan_lessons.state import TrainState, apply_gradients, apply_model
 
 
-def discriminator_step(d_state: PlayerState, real, fake, d_loss: Callable):
+def discriminator_step(d_state: TrainState, real, fake, d_loss: Callable):
     """One D update; returns (d_state, metrics with "d_loss").
 
     ``real`` and ``fake``: what D is given for each (an array, or a tuple of arguments such as
@@ -37,7 +37,7 @@ def discriminator_step(d_state: PlayerState, real, fake, d_loss: Callable):
     return apply_gradients(d_state, grads, stats), {"d_loss": loss, **metrics}
 
 
-def generator_step(states: tuple[PlayerState, ...], g_loss: Callable):
+def generator_step(states: tuple[TrainState, ...], g_loss: Callable):
     """One update of G (and of an encoder trained with it); returns (the states, metrics with "g_loss").
 
     ``g_loss(params)``, with ``params`` a tuple of the states' parameters, returns (loss, (stats, metrics)):

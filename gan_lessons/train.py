@@ -29,7 +29,7 @@ import jax
 from gan_lessons import data, pretrained
 from gan_lessons.dcgan import judge_generator, train_dcgan
 from gan_lessons.running import Checkpointing
-from gan_lessons.state import PlayerState, dcgan_optimizer
+from gan_lessons.state import TrainState, dcgan_optimizer
 
 LOADERS = {"mnist": data.load_mnist, "fashion_mnist": data.load_fashion_mnist}
 
@@ -77,8 +77,8 @@ def _conditional_dcgan_command(args) -> dict:
     generator, discriminator = make_conditional_dcgan(args.config, model_key, conditioning=args.conditioning)
     optimizers = {"generator_optimizer": {"learning_rate": args.generator_learning_rate},
                   "discriminator_optimizer": {"learning_rate": args.discriminator_learning_rate}}
-    g_state = PlayerState.create(generator, dcgan_optimizer(**optimizers["generator_optimizer"]))
-    d_state = PlayerState.create(discriminator, dcgan_optimizer(**optimizers["discriminator_optimizer"]))
+    g_state = TrainState.create(generator, dcgan_optimizer(**optimizers["generator_optimizer"]))
+    d_state = TrainState.create(discriminator, dcgan_optimizer(**optimizers["discriminator_optimizer"]))
     steps = int(round(args.epochs * (len(images) // args.batch_size)))
     start = time.perf_counter()
     d_state, g_state, metrics = conditional.train(d_state, g_state, images, labels, train_key, steps,

@@ -1,6 +1,6 @@
 """The plain GAN and its recipes: the objectives, the penalties, the jitted steps and ``train``.
 
-Each player has its own ``PlayerState`` (``gan_lessons.state``). ``d_step`` takes both states and returns
+Each player has its own ``TrainState`` (``gan_lessons.state``). ``d_step`` takes both states and returns
 only a new discriminator state; ``g_step`` returns only a new generator state, so each player's gradient can
 only ever reach its own parameters. Both are ``gan_lessons.steps``' one GAN update, given this variant's
 losses (an ``Objective``); the conditional GAN, InfoGAN, ClusterGAN and BiGAN give it theirs.
@@ -26,7 +26,7 @@ from gan_lessons.checks import check_image_shape, check_image_values, check_late
 from gan_lessons.compiling import jit
 from gan_lessons.models import ConvTranspose
 from gan_lessons.running import Checkpointing, run_steps
-from gan_lessons.state import PlayerState as PlayerState  # the chapters and tests use training.PlayerState & co.
+from gan_lessons.state import TrainState as TrainState  # the chapters and tests use training.TrainState & co.
 from gan_lessons.state import adam as adam
 from gan_lessons.state import apply_gradients as apply_gradients
 from gan_lessons.state import apply_model as apply_model
@@ -102,7 +102,7 @@ def recipe_optimizer(recipe: str, learning_rate: float, cosine_steps: int = 0) -
     return dcgan_optimizer(rate)
 
 
-def r1_penalty(d_state: PlayerState, params, batch_stats, real, labels=None):
+def r1_penalty(d_state: TrainState, params, batch_stats, real, labels=None):
     """R1 (Mescheder et al. 2018): (1/2) E_x~data ‖∇_x D_logit(x)‖², the slope of D's logit on real data.
 
     Penalising it keeps D from building cliffs around the data that fling fakes from mode to mode.
@@ -112,7 +112,7 @@ def r1_penalty(d_state: PlayerState, params, batch_stats, real, labels=None):
     return 0.5 * jnp.mean(jnp.sum(slopes ** 2, axis=1))
 
 
-def gradient_penalty(d_state: PlayerState, params, batch_stats, real, fake, key):
+def gradient_penalty(d_state: TrainState, params, batch_stats, real, fake, key):
     """WGAN-GP (Gulrajani et al. 2017): E_x̂[(‖∇_x̂ ℓ(x̂)‖₂ − 1)²], x̂ = ε x + (1 − ε) G(z), ε ~ U[0, 1].
 
     A soft version of "the critic is 1-Lipschitz", checked on random points between real and fake pairs.
@@ -171,7 +171,7 @@ def _g_step(g_state, d_state, batch_size, key, objective=NON_SATURATING):
 
 
 @partial(jit, static_argnames=("objective",))
-def d_step(d_state: PlayerState, g_state: PlayerState, real: jax.Array, key: jax.Array,
+def d_step(d_state: TrainState, g_state: TrainState, real: jax.Array, key: jax.Array,
            objective: Objective = NON_SATURATING):
     """One discriminator update on a real batch and as many fresh fakes; returns (d_state, metrics)."""
     return _d_step(d_state, g_state, real, key, objective)
@@ -224,12 +224,12 @@ def train_scan(d_state, g_state, real_batches, step_keys, objective=NON_SATURATI
     return d_state, g_state, metrics
 
 
-def has_convolutions(state: PlayerState) -> bool:
+def has_convolutions(state: TrainState) -> bool:
     model = nnx.merge(state.graphdef, state.params, state.batch_stats)
     return any(isinstance(node, (nnx.Conv, ConvTranspose)) for _, node in nnx.iter_graph(model))
 
 
-def choose_runner(d_state: PlayerState, g_state: PlayerState) -> str:
+def choose_runner(d_state: TrainState, g_state: TrainState) -> str:
     """'scan' for dense models and on a GPU or TPU; 'loop' for convolutional models on a CPU.
 
     Measured on a 2-core CPU (benchmarks/): a fused ``lax.scan`` is faster for
@@ -243,13 +243,13 @@ def choose_runner(d_state: PlayerState, g_state: PlayerState) -> str:
     return "loop" if has_convolutions(d_state) or has_convolutions(g_state) else "scan"
 
 
-def sample_shape(g_state: PlayerState) -> tuple:
+def sample_shape(g_state: TrainState) -> tuple:
     """The shape of one of G's samples, e.g. (28, 28, 1), found by tracing G (nothing is computed)."""
     z = jax.ShapeDtypeStruct((1, latent_dim(g_state)), jnp.float32)
     return jax.eval_shape(lambda z: apply_model(g_state, g_state.params, g_state.batch_stats, z, False)[0], z).shape[1:]
 
 
-def check_real_batches(g_state: PlayerState, real_batches, name: str = "real_batches"):
+def check_real_batches(g_state: TrainState, real_batches, name: str = "real_batches"):
     """Real batches must be shaped (steps, batch, *G's sample shape); images must be in [−1, 1] like G's."""
     item_shape = sample_shape(g_state)
     check_image_shape(real_batches, name, item_shape, leading_axes=2)
@@ -288,25 +288,25 @@ def train(d_state, g_state, real_batches, key, objective: Objective = NON_SATURA
     return states["discriminator"], states["generator"], metrics
 
 
-def generate(g_state: PlayerState, z: jax.Array) -> jax.Array:
+def generate(g_state: TrainState, z: jax.Array) -> jax.Array:
     """G(z) in evaluation mode (BatchNorm uses its running averages). ``z``: (batch, latent_dim)."""
     check_latent(z, latent_dim(g_state))
     return _generate(g_state, z)
 
 
 @jit
-def _generate(g_state: PlayerState, z: jax.Array) -> jax.Array:
+def _generate(g_state: TrainState, z: jax.Array) -> jax.Array:
     return apply_model(g_state, g_state.params, g_state.batch_stats, z, train=False)[0]
 
 
 @jit
-def discriminate(d_state: PlayerState, x: jax.Array) -> jax.Array:
+def discriminate(d_state: TrainState, x: jax.Array) -> jax.Array:
     """D's logits for x in evaluation mode."""
     return apply_model(d_state, d_state.params, d_state.batch_stats, x, train=False)[0]
 
 
 @partial(jit, static_argnames=("generator_loss",))
-def generator_gradient_field(d_state: PlayerState, fake: jax.Array, generator_loss: str = "non_saturating"):
+def generator_gradient_field(d_state: TrainState, fake: jax.Array, generator_loss: str = "non_saturating"):
     """−∇_x L_G at each fake point x: the direction the generator's loss pushes it (D in evaluation mode).
 
     For the non-saturating loss L_G = −log D(x), this is ∇_x log D(x).

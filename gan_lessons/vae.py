@@ -25,7 +25,7 @@ from gan_lessons.checks import check_images
 from gan_lessons.compiling import jit
 from gan_lessons.models import CONFIGS, DCGANConfig, DCGANGenerator, leaky_relu
 from gan_lessons.running import Checkpointing, run_steps
-from gan_lessons.state import PlayerState, adam, apply_gradients, apply_model, latent_dim
+from gan_lessons.state import TrainState, adam, apply_gradients, apply_model, latent_dim
 
 
 class VAEEncoder(nnx.Module):
@@ -73,9 +73,9 @@ class VAE(nnx.Module):
         return self.decoder(z), mean, log_variance
 
 
-def make_vae(key: jax.Array, latent_dim: int = 32, config: str = "cpu", learning_rate: float = 1e-3) -> PlayerState:
-    """A fresh VAE and its Adam optimiser, as one ``PlayerState``."""
-    return PlayerState.create(VAE(latent_dim, config, rngs=nnx.Rngs(key)), adam(learning_rate))
+def make_vae(key: jax.Array, latent_dim: int = 32, config: str = "cpu", learning_rate: float = 1e-3) -> TrainState:
+    """A fresh VAE and its Adam optimiser, as one ``TrainState``."""
+    return TrainState.create(VAE(latent_dim, config, rngs=nnx.Rngs(key)), adam(learning_rate))
 
 
 def binarise(key: jax.Array, images):
@@ -93,7 +93,7 @@ def bernoulli_log_likelihood(logits, binary_images):
     return -jnp.sum(optax.sigmoid_binary_cross_entropy(logits, binary_images), axis=(1, 2, 3))
 
 
-def elbo_terms(state: PlayerState, params, binary_images, key):
+def elbo_terms(state: TrainState, params, binary_images, key):
     """Per-example (ELBO, reconstruction log-likelihood, KL), each (B,), with one ε per example."""
     epsilon = jax.random.normal(key, (binary_images.shape[0], latent_dim(state)))
     # the model sees the binary image in the [-1, 1] convention the rest of the course uses
@@ -105,7 +105,7 @@ def elbo_terms(state: PlayerState, params, binary_images, key):
 
 
 @jit
-def train_step(state: PlayerState, images, key):
+def train_step(state: TrainState, images, key):
     """One Adam step on −mean ELBO of a freshly binarised batch; returns (state, metrics)."""
     binary_key, noise_key = jax.random.split(key)
     binary_images = binarise(binary_key, images)
@@ -119,7 +119,7 @@ def train_step(state: PlayerState, images, key):
     return state, {"elbo": -loss, "reconstruction": reconstruction, "kl": kl}
 
 
-def train(state: PlayerState, images, key, steps: int, batch_size: int = 64, progress=True,
+def train(state: TrainState, images, key, steps: int, batch_size: int = 64, progress=True,
           checkpointing: Checkpointing | None = None):
     """``steps`` ELBO steps on shuffled batches; returns (state, metrics as numpy arrays, one entry per step)."""
     check_images(images, "images")
@@ -135,7 +135,7 @@ def _elbo_batch(state, binary_images, key):
     return elbo_terms(state, state.params, binary_images, key)
 
 
-def evaluate_elbo(state: PlayerState, binary_images, key, batch_size: int = 1000) -> dict:
+def evaluate_elbo(state: TrainState, binary_images, key, batch_size: int = 1000) -> dict:
     """Mean ELBO, reconstruction log-likelihood and KL over a set of binary images, in nats per image."""
     parts = [_elbo_batch(state, binary_images[start:start + batch_size], batch_key)
              for start, batch_key in zip(range(0, len(binary_images), batch_size),
@@ -145,7 +145,7 @@ def evaluate_elbo(state: PlayerState, binary_images, key, batch_size: int = 1000
 
 
 @partial(jit, static_argnames=("samples",))
-def importance_weighted_bound(state: PlayerState, binary_images, key, samples: int = 64):
+def importance_weighted_bound(state: TrainState, binary_images, key, samples: int = 64):
     """log p(x) ≥ log (1/K) Σ_k p(x|z_k) p(z_k) / q(z_k|x),  z_k ~ q(z|x)  (Burda et al. 2016), per example.
 
     K = 1 is the ELBO; the bound tightens towards log p(x) as K grows.
@@ -166,19 +166,19 @@ def _log_normal(value, mean, log_variance):
 
 
 @jit
-def decode(state: PlayerState, z):
+def decode(state: TrainState, z):
     """The decoder's mean image, 2 σ(logits) − 1, in the course's [−1, 1] convention: (B, 28, 28, 1)."""
     model = nnx.merge(state.graphdef, state.params, state.batch_stats)
     return 2.0 * jax.nn.sigmoid(model.decoder(z)) - 1.0
 
 
 @jit
-def encode(state: PlayerState, images):
+def encode(state: TrainState, images):
     """q(z|x)'s mean μ(x) for images in [−1, 1]: (B, latent_dim)."""
     model = nnx.merge(state.graphdef, state.params, state.batch_stats)
     return model.encoder(images)[0]
 
 
-def sample(state: PlayerState, key: jax.Array, count: int):
+def sample(state: TrainState, key: jax.Array, count: int):
     """New images: z ~ N(0, I), then the decoder's mean image: (count, 28, 28, 1) in [−1, 1]."""
     return decode(state, jax.random.normal(key, (count, latent_dim(state))))

@@ -11,8 +11,8 @@ from gan_lessons.models import make_dcgan
 
 def states(config="cpu"):
     generator, discriminator = make_dcgan(config, jax.random.key(0))
-    return {"g": training.PlayerState.create(generator, training.dcgan_optimizer()),
-            "d": training.PlayerState.create(discriminator, training.dcgan_optimizer())}
+    return {"g": training.TrainState.create(generator, training.dcgan_optimizer()),
+            "d": training.TrainState.create(discriminator, training.dcgan_optimizer())}
 
 
 def test_round_trip_restores_every_array_and_the_config(tmp_path):

@@ -21,8 +21,8 @@ def judge():
 @pytest.fixture(scope="module")
 def generator_and_discriminator():
     generator, discriminator = make_dcgan("cpu", jax.random.key(0))
-    return (training.PlayerState.create(generator, training.dcgan_optimizer()),
-            training.PlayerState.create(discriminator, training.dcgan_optimizer()))
+    return (training.TrainState.create(generator, training.dcgan_optimizer()),
+            training.TrainState.create(discriminator, training.dcgan_optimizer()))
 
 
 def digits(count=8):
@@ -99,7 +99,7 @@ def test_a_latent_of_the_wrong_size(generator_and_discriminator):
 
 def test_labels_out_of_range_or_one_hot(judge):
     generator, _ = make_conditional_dcgan("cpu", jax.random.key(1))
-    g_state = training.PlayerState.create(generator, training.dcgan_optimizer())
+    g_state = training.TrainState.create(generator, training.dcgan_optimizer())
     z = jnp.zeros((3, training.latent_dim(g_state)))
     # one_hot(10) with 10 classes is all zeros: without the check G would silently draw "no class"
     with pytest.raises(ValueError, match=r"labels must be in 0\.\.9 \(10 classes\); received values from 0 to 10"):

@@ -39,7 +39,7 @@ FAULTS = [
           "losses.GENERATOR_LOSSES['non_saturating'] = lambda fake_logits: -_honest(fake_logits)",
           'assert final["jsd"] <= bound', "a flipped sign in G's loss: the 1-D GAN must not converge"),
     Fault("04_dcgan_mnist.ipynb", 'shipped_g, shipped_d, shipped_config = pretrained.load_dcgan("cpu", "mnist")',
-          "_untrained = [training.PlayerState.create(model, training.dcgan_optimizer())\n"
+          "_untrained = [training.TrainState.create(model, training.dcgan_optimizer())\n"
           "              for model in make_dcgan('cpu', jax.random.key(7))]\n"
           "pretrained.load_dcgan = lambda *args: (*_untrained, {'command': 'untrained'})",
           "assert balanced and shipped_confidence", "an untrained generator in place of the shipped one"),

@@ -12,8 +12,8 @@ from gan_lessons.models import make_conditional_dcgan, one_hot_maps
 @pytest.fixture(scope="module")
 def states():
     generator, discriminator = make_conditional_dcgan("cpu", jax.random.key(0))
-    return (training.PlayerState.create(discriminator, training.dcgan_optimizer()),
-            training.PlayerState.create(generator, training.dcgan_optimizer()))
+    return (training.TrainState.create(discriminator, training.dcgan_optimizer()),
+            training.TrainState.create(generator, training.dcgan_optimizer()))
 
 
 def test_one_hot_maps_repeat_the_label_at_every_pixel():

@@ -18,7 +18,7 @@ from gan_lessons.cpu_kernels import (
     transposed_form,
 )
 from gan_lessons.models import ConvTranspose, make_dcgan
-from gan_lessons.training import PlayerState, dcgan_optimizer, r1_penalty
+from gan_lessons.training import TrainState, dcgan_optimizer, r1_penalty
 
 
 # out_features 1 takes the product forward, 4 the stock one, 16 the phase-by-phase one (``transposed_form``)
@@ -168,10 +168,10 @@ def test_the_discriminator_s_input_gradient_and_r1_agree_with_lax():
     """D's convolutions use ``strided_convolution``; R1 differentiates D's input gradient a second time."""
     _, discriminator = make_dcgan("cpu", jax.random.key(5), cpu_kernels=True)
     assert all(conv.conv_general_dilated is strided_convolution for conv in discriminator.convs)
-    ours = PlayerState.create(discriminator, dcgan_optimizer())
+    ours = TrainState.create(discriminator, dcgan_optimizer())
     _, plain = make_dcgan("cpu", jax.random.key(5), cpu_kernels=False)  # the same parameters, plain nnx.Conv
     assert all(conv.conv_general_dilated is jax.lax.conv_general_dilated for conv in plain.convs)
-    stock = PlayerState.create(plain, dcgan_optimizer())
+    stock = TrainState.create(plain, dcgan_optimizer())
     real = jax.random.uniform(jax.random.key(6), (4, 28, 28, 1), minval=-1.0, maxval=1.0)
 
     def penalty_gradient(state):

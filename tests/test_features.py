@@ -19,7 +19,7 @@ def test_pooled_takes_the_max_of_each_block_and_ignores_padding():
 
 def test_network_features_concatenate_pooled_layers():
     _, discriminator = models.make_dcgan("cpu", jax.random.key(0))
-    state = training.PlayerState.create(discriminator, training.dcgan_optimizer())
+    state = training.TrainState.create(discriminator, training.dcgan_optimizer())
     images = jax.random.uniform(jax.random.key(1), (5, 28, 28, 1), minval=-1, maxval=1)
     pooled = features.network_features(state, images, grid=4, batch_size=2)  # batches of 2, 2, 1
     assert pooled.shape == (5, 4 * 4 * 16 + 4 * 4 * 32)

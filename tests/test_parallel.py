@@ -33,8 +33,8 @@ SCRIPT = textwrap.dedent("""
 
     def train(optimizer, steps, on_mesh, rows=32):
         generator, discriminator = make_dcgan("cpu", jax.random.key(0))
-        d_state = training.PlayerState.create(discriminator, optimizer)
-        g_state = training.PlayerState.create(generator, optimizer)
+        d_state = training.TrainState.create(discriminator, optimizer)
+        g_state = training.TrainState.create(generator, optimizer)
         keys, batch = jax.random.split(jax.random.key(2), steps), real[:rows]
         if on_mesh:
             d_state, g_state, keys = parallel.replicate((d_state, g_state, keys), mesh)

@@ -20,8 +20,8 @@ def mlp_states(discriminator_learning_rate=1e-3, seed=0):
     generator_key, discriminator_key = jax.random.split(jax.random.key(seed))
     generator = MLPGenerator(8, (2,), hidden=(32, 32), rngs=nnx.Rngs(generator_key))
     discriminator = MLPDiscriminator((2,), hidden=(32, 32), rngs=nnx.Rngs(discriminator_key))
-    return (training.PlayerState.create(discriminator, optax.adam(discriminator_learning_rate, b1=0.5)),
-            training.PlayerState.create(generator, optax.adam(1e-3, b1=0.5)))
+    return (training.TrainState.create(discriminator, optax.adam(discriminator_learning_rate, b1=0.5)),
+            training.TrainState.create(generator, optax.adam(1e-3, b1=0.5)))
 
 
 def ring_batches(steps, batch=64, seed=1):
@@ -176,8 +176,8 @@ def test_training_killed_with_sigkill_resumes_and_matches_an_uninterrupted_run(t
     assert out.exists() and not progress.exists()  # finished: the progress file is cleaned up
 
     generator, discriminator = make_dcgan("cpu", jax.random.key(0))
-    templates = {"generator": training.PlayerState.create(generator, training.dcgan_optimizer()),
-                 "discriminator": training.PlayerState.create(discriminator, training.dcgan_optimizer())}
+    templates = {"generator": training.TrainState.create(generator, training.dcgan_optimizer()),
+                 "discriminator": training.TrainState.create(discriminator, training.dcgan_optimizer())}
     want, _ = pretrained.load_players(uninterrupted, templates)
     got, config = pretrained.load_players(out, templates)
     for name in templates:

@@ -19,14 +19,14 @@ def mlp_states(seed=0):
     generator_key, discriminator_key = jax.random.split(jax.random.key(seed))
     generator = MLPGenerator(8, (2,), hidden=(32, 32), rngs=nnx.Rngs(generator_key))
     discriminator = MLPDiscriminator((2,), hidden=(32, 32), rngs=nnx.Rngs(discriminator_key))
-    return (training.PlayerState.create(discriminator, optax.adam(1e-3, b1=0.5)),
-            training.PlayerState.create(generator, optax.adam(1e-3, b1=0.5)))
+    return (training.TrainState.create(discriminator, optax.adam(1e-3, b1=0.5)),
+            training.TrainState.create(generator, optax.adam(1e-3, b1=0.5)))
 
 
 def dcgan_states():
     generator, discriminator = make_dcgan("cpu", jax.random.key(0))
-    return (training.PlayerState.create(discriminator, training.dcgan_optimizer()),
-            training.PlayerState.create(generator, training.dcgan_optimizer()))
+    return (training.TrainState.create(discriminator, training.dcgan_optimizer()),
+            training.TrainState.create(generator, training.dcgan_optimizer()))
 
 
 def ring_batches(steps, batch=64, seed=1):
@@ -187,7 +187,7 @@ def linear_critic(weights=(3.0, -4.0)):
     """ℓ(x) = w·x + b: an MLP discriminator with no hidden layer, so ∇_x ℓ = w everywhere."""
     critic = MLPDiscriminator((2,), hidden=(), rngs=nnx.Rngs(0))
     critic.output.kernel[...] = jnp.asarray(weights, jnp.float32)[:, None]
-    return training.PlayerState.create(critic, optax.sgd(0.1))
+    return training.TrainState.create(critic, optax.sgd(0.1))
 
 
 def test_gradient_penalty_of_a_linear_critic_is_its_closed_form():
@@ -236,7 +236,7 @@ def test_objective_rejects_unknown_losses():
 def test_spectral_norm_brings_the_largest_singular_value_to_one():
     key = jax.random.key(4)
     discriminator = MLPDiscriminator((2,), hidden=(32,), norm="spectral", rngs=nnx.Rngs(key))
-    d_state = training.PlayerState.create(discriminator, optax.sgd(0.0))
+    d_state = training.TrainState.create(discriminator, optax.sgd(0.0))
     real = jnp.asarray(ring_batches(1)[0])
     stats = d_state.batch_stats
     for _ in range(30):  # one power iteration per training-mode call, u kept in batch_stats
