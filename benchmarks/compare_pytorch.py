@@ -48,6 +48,7 @@ from training_speed import BATCH, dcgan_states, mlp_states, time_bare_step, time
 
 from gan_lessons import data, training
 from gan_lessons.models import CONFIGS
+from gan_lessons.steps import plain_train_step
 
 MODELS = {"paper": "DCGAN paper", "cpu": "DCGAN cpu", "mlp": "MLP GAN"}
 FRAMEWORKS = {"cpu": ("JAX", "PyTorch"), "gpu": ("JAX", "PyTorch", "PyTorch compiled")}
@@ -101,7 +102,7 @@ def matmul_flops_per_second(size: int = 2048, repeats: int = 10) -> float:
 def bare_step_rate(config_name: str, settings: str, steps: int, repeats: int) -> float:
     """images/s of the bare step of one DCGAN configuration, compiled with the library's settings or XLA's."""
     step = (training.train_step if settings == "library"
-            else jax.jit(training._train_step, static_argnames=("objective",)))
+            else jax.jit(plain_train_step, static_argnames=("objective",)))
     images, _ = data.load_mnist("train")
     batches = data.epoch_batches(jax.random.key(0), images, BATCH)[:steps]
     d_state, g_state = dcgan_states(CONFIGS[config_name])

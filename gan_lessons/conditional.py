@@ -21,10 +21,10 @@ from jax import lax
 from gan_lessons import data, losses
 from gan_lessons.checks import check_images, check_labels, check_latent
 from gan_lessons.compiling import jit
+from gan_lessons.losses import r1_penalty
 from gan_lessons.running import Checkpointing, run_steps
 from gan_lessons.state import TrainState, apply_model, latent_dim, sample_latent
 from gan_lessons.steps import discriminator_step, generator_step, logit_metrics
-from gan_lessons.training import r1_penalty
 
 
 def _d_step(d_state, g_state, images, labels, key, r1_weight):

@@ -30,7 +30,7 @@ def train_dcgan(config_name: str, images, key, epochs: float = 1.0, batch_size: 
     """Train a DCGAN from scratch; returns (g_state, d_state, metrics, optimiser settings).
 
     ``epochs`` may be fractional: 0.5 trains on half an epoch's batches.
-    ``r1_weight``: γ of the R1 penalty on D (``training.r1_penalty``; 0: none).
+    ``r1_weight``: γ of the R1 penalty on D (``losses.r1_penalty``; 0: none).
     ``checkpointing``: save progress periodically and resume from it (``running.Checkpointing``).
     """
     model_key, data_key, train_key = jax.random.split(key, 3)

@@ -363,7 +363,7 @@ def _r1(logit_fn, real, reduce=jnp.sum, square=True):
 
 def check_r1_penalty(student, name="your answer") -> bool:
     """R1 = ½ E_x ‖∇_x ℓ(x)‖² for a logit function ℓ: (B, ...) → (B,) and a real batch (what
-    ``training.r1_penalty`` computes for a player)."""
+    ``losses.r1_penalty`` computes for a player)."""
     mistakes = {
         "the gradient of the *mean* logit: each example's slope comes out divided by the batch size. Take the "
         "gradient of the sum: example i's logit depends on x_i alone": lambda f, x: _r1(f, x, reduce=jnp.mean),

@@ -1,4 +1,6 @@
-"""GAN losses, computed from the discriminator's raw output ℓ (a logit, or a critic's score).
+"""GAN losses and penalties, and the recipes that combine them.
+
+The losses are computed from the discriminator's raw output ℓ (a logit, or a critic's score).
 
 The discriminator outputs a logit ℓ and D = σ(ℓ). Every log-probability is
 written with softplus, which never overflows:
@@ -14,9 +16,13 @@ underflows to 0, below ℓ ≈ −87 on XLA's CPU backend (chapter 01 prints bot
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import jax
 import jax.numpy as jnp
 from jax.nn import softplus
+
+from gan_lessons.state import TrainState, apply_model
 
 
 def log_d(logits):
@@ -111,4 +117,80 @@ GENERATOR_LOSSES = {
     "non_saturating": g_loss_non_saturating,
     "least_squares": g_loss_least_squares,
     "linear": g_loss_linear,
+}
+
+
+def r1_penalty(d_state: TrainState, params, batch_stats, real, labels=None):
+    """R1 (Mescheder et al. 2018): (1/2) E_x~data ‖∇_x D_logit(x)‖², the slope of D's logit on real data.
+
+    Penalising it keeps D from building cliffs around the data that fling fakes from mode to mode.
+    ``labels``: for a conditional D, the slope of D(x, y) in x with the labels held fixed.
+    """
+    slopes = _input_gradients(d_state, params, batch_stats, real, labels)
+    return 0.5 * jnp.mean(jnp.sum(slopes ** 2, axis=1))
+
+
+def gradient_penalty(d_state: TrainState, params, batch_stats, real, fake, key):
+    """WGAN-GP (Gulrajani et al. 2017): E_x̂[(‖∇_x̂ ℓ(x̂)‖₂ − 1)²], x̂ = ε x + (1 − ε) G(z), ε ~ U[0, 1].
+
+    A soft version of "the critic is 1-Lipschitz", checked on random points between real and fake pairs.
+    """
+    epsilon = jax.random.uniform(key, (real.shape[0],) + (1,) * (real.ndim - 1))
+    between = epsilon * real + (1.0 - epsilon) * fake
+    slopes = _input_gradients(d_state, params, batch_stats, between)
+    norms = jnp.sqrt(jnp.sum(slopes ** 2, axis=1) + 1e-12)  # + tiny: the gradient of √ at 0 is inf
+    return jnp.mean((norms - 1.0) ** 2)
+
+
+def _input_gradients(d_state, params, batch_stats, inputs, labels=None):
+    """∇_x ℓ(x) (or ∇_x ℓ(x, y) for a conditional D) for each example, flattened: (B, features)."""
+    def summed_logits(x):
+        return jnp.sum(apply_model(d_state, params, batch_stats, x if labels is None else (x, labels), train=True)[0])
+
+    slopes = jax.grad(summed_logits)(inputs)  # (B, ...): each example's logit depends only on itself
+    return slopes.reshape(inputs.shape[0], -1)
+
+
+@dataclass(frozen=True)
+class Objective:
+    """What each player minimises, and how D is kept in check: one GAN "recipe".
+
+    ``discriminator_loss`` / ``generator_loss`` name entries of ``DISCRIMINATOR_LOSSES`` /
+    ``GENERATOR_LOSSES``. ``r1_weight`` γ adds γ·R1 to D's loss (``r1_penalty``);
+    ``gradient_penalty_weight`` λ adds WGAN-GP's λ·GP (``gradient_penalty``); ``clip_value`` c clips
+    every D parameter to [−c, c] after each update (the original WGAN); ``critic_steps`` n makes n D
+    updates, each on its own real batch, per G update. Hashable, so jitted steps take it as static.
+    """
+
+    discriminator_loss: str = "cross_entropy"
+    generator_loss: str = "non_saturating"
+    r1_weight: float = 0.0
+    gradient_penalty_weight: float = 0.0
+    clip_value: float = 0.0
+    critic_steps: int = 1
+
+    def __post_init__(self):
+        if self.discriminator_loss not in DISCRIMINATOR_LOSSES:
+            raise ValueError(f"discriminator_loss must be one of {sorted(DISCRIMINATOR_LOSSES)}, "
+                             f"got {self.discriminator_loss!r}")
+        if self.generator_loss not in GENERATOR_LOSSES:
+            raise ValueError(f"generator_loss must be one of {sorted(GENERATOR_LOSSES)}, "
+                             f"got {self.generator_loss!r}")
+        if self.critic_steps < 1:
+            raise ValueError(f"critic_steps must be at least 1, got {self.critic_steps}")
+
+
+NON_SATURATING = Objective()
+
+# The eight recipes chapter 06 compares. Spectral normalisation changes D's layers, not the
+# objective: it is the non-saturating objective with ``make_dcgan(..., discriminator_norm="spectral")``.
+OBJECTIVES = {
+    "minimax (saturating)": Objective(generator_loss="saturating"),
+    "non-saturating": NON_SATURATING,
+    "least squares": Objective("least_squares", "least_squares"),
+    "hinge": Objective("hinge", "linear"),
+    "WGAN, weight clipping": Objective("wasserstein", "linear", clip_value=0.01, critic_steps=5),
+    "WGAN-GP": Objective("wasserstein", "linear", gradient_penalty_weight=10.0, critic_steps=5),
+    "spectral norm": NON_SATURATING,
+    "R1": Objective(r1_weight=1.0),
 }

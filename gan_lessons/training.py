@@ -1,9 +1,10 @@
-"""The plain GAN and its recipes: the objectives, the penalties, the jitted steps and ``train``.
+"""Training the plain GAN: its jitted steps, the recipes' optimisers, ``train``, and G and D at inference.
 
-Each player has its own ``TrainState`` (``gan_lessons.state``). ``d_step`` takes both states and returns
-only a new discriminator state; ``g_step`` returns only a new generator state, so each player's gradient can
-only ever reach its own parameters. Both are ``gan_lessons.steps``' one GAN update, given this variant's
-losses (an ``Objective``); the conditional GAN, InfoGAN, ClusterGAN and BiGAN give it theirs.
+The update itself is ``gan_lessons.steps`` (``plain_train_step``: one D step, then one G step), its losses,
+penalties and recipes (``Objective``) are ``gan_lessons.losses``, the loop that runs it is
+``gan_lessons.running``; this module jits the step and hands it batches. ``d_step`` takes both states and
+returns only a new discriminator state; ``g_step`` returns only a new generator state, so each player's
+gradient can only ever reach its own parameters.
 
 Hot loops use ``nnx.split`` + ``jax.jit`` on plain pytrees, as Flax's
 performance guide advises (``nnx.jit`` re-walks the object graph on every call);
@@ -12,7 +13,6 @@ performance guide advises (``nnx.jit`` re-walks the object graph on every call);
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from functools import partial
 
 import jax
@@ -24,6 +24,11 @@ from jax import lax
 from gan_lessons import losses
 from gan_lessons.checks import check_image_shape, check_image_values, check_latent
 from gan_lessons.compiling import jit
+from gan_lessons.losses import NON_SATURATING as NON_SATURATING  # the recipes, as the chapters know them
+from gan_lessons.losses import OBJECTIVES as OBJECTIVES
+from gan_lessons.losses import Objective as Objective
+from gan_lessons.losses import gradient_penalty as gradient_penalty
+from gan_lessons.losses import r1_penalty as r1_penalty
 from gan_lessons.models import ConvTranspose
 from gan_lessons.running import Checkpointing, run_steps
 from gan_lessons.state import TrainState as TrainState  # the chapters and tests use training.TrainState & co.
@@ -34,52 +39,7 @@ from gan_lessons.state import dcgan_optimizer as dcgan_optimizer
 from gan_lessons.state import in_batches as in_batches
 from gan_lessons.state import latent_dim as latent_dim
 from gan_lessons.state import sample_latent as sample_latent
-from gan_lessons.steps import discriminator_step, generator_step, logit_metrics
-
-
-@dataclass(frozen=True)
-class Objective:
-    """What each player minimises, and how D is kept in check: one GAN "recipe".
-
-    ``discriminator_loss`` / ``generator_loss`` name entries of ``losses.DISCRIMINATOR_LOSSES`` /
-    ``losses.GENERATOR_LOSSES``. ``r1_weight`` γ adds γ·R1 to D's loss (``r1_penalty``);
-    ``gradient_penalty_weight`` λ adds WGAN-GP's λ·GP (``gradient_penalty``); ``clip_value`` c clips
-    every D parameter to [−c, c] after each update (the original WGAN); ``critic_steps`` n makes n D
-    updates, each on its own real batch, per G update. Hashable, so jitted steps take it as static.
-    """
-
-    discriminator_loss: str = "cross_entropy"
-    generator_loss: str = "non_saturating"
-    r1_weight: float = 0.0
-    gradient_penalty_weight: float = 0.0
-    clip_value: float = 0.0
-    critic_steps: int = 1
-
-    def __post_init__(self):
-        if self.discriminator_loss not in losses.DISCRIMINATOR_LOSSES:
-            raise ValueError(f"discriminator_loss must be one of {sorted(losses.DISCRIMINATOR_LOSSES)}, "
-                             f"got {self.discriminator_loss!r}")
-        if self.generator_loss not in losses.GENERATOR_LOSSES:
-            raise ValueError(f"generator_loss must be one of {sorted(losses.GENERATOR_LOSSES)}, "
-                             f"got {self.generator_loss!r}")
-        if self.critic_steps < 1:
-            raise ValueError(f"critic_steps must be at least 1, got {self.critic_steps}")
-
-
-NON_SATURATING = Objective()
-
-# The eight recipes chapter 06 compares. Spectral normalisation changes D's layers, not the
-# objective: it is the non-saturating objective with ``make_dcgan(..., discriminator_norm="spectral")``.
-OBJECTIVES = {
-    "minimax (saturating)": Objective(generator_loss="saturating"),
-    "non-saturating": NON_SATURATING,
-    "least squares": Objective("least_squares", "least_squares"),
-    "hinge": Objective("hinge", "linear"),
-    "WGAN, weight clipping": Objective("wasserstein", "linear", clip_value=0.01, critic_steps=5),
-    "WGAN-GP": Objective("wasserstein", "linear", gradient_penalty_weight=10.0, critic_steps=5),
-    "spectral norm": NON_SATURATING,
-    "R1": Objective(r1_weight=1.0),
-}
+from gan_lessons.steps import plain_d_step, plain_g_step, plain_train_step
 
 
 @functools.cache
@@ -102,100 +62,20 @@ def recipe_optimizer(recipe: str, learning_rate: float, cosine_steps: int = 0) -
     return dcgan_optimizer(rate)
 
 
-def r1_penalty(d_state: TrainState, params, batch_stats, real, labels=None):
-    """R1 (Mescheder et al. 2018): (1/2) E_x~data ‖∇_x D_logit(x)‖², the slope of D's logit on real data.
-
-    Penalising it keeps D from building cliffs around the data that fling fakes from mode to mode.
-    ``labels``: for a conditional D, the slope of D(x, y) in x with the labels held fixed.
-    """
-    slopes = _input_gradients(d_state, params, batch_stats, real, labels)
-    return 0.5 * jnp.mean(jnp.sum(slopes ** 2, axis=1))
-
-
-def gradient_penalty(d_state: TrainState, params, batch_stats, real, fake, key):
-    """WGAN-GP (Gulrajani et al. 2017): E_x̂[(‖∇_x̂ ℓ(x̂)‖₂ − 1)²], x̂ = ε x + (1 − ε) G(z), ε ~ U[0, 1].
-
-    A soft version of "the critic is 1-Lipschitz", checked on random points between real and fake pairs.
-    """
-    epsilon = jax.random.uniform(key, (real.shape[0],) + (1,) * (real.ndim - 1))
-    between = epsilon * real + (1.0 - epsilon) * fake
-    slopes = _input_gradients(d_state, params, batch_stats, between)
-    norms = jnp.sqrt(jnp.sum(slopes ** 2, axis=1) + 1e-12)  # + tiny: the gradient of √ at 0 is inf
-    return jnp.mean((norms - 1.0) ** 2)
-
-
-def _input_gradients(d_state, params, batch_stats, inputs, labels=None):
-    """∇_x ℓ(x) (or ∇_x ℓ(x, y) for a conditional D) for each example, flattened: (B, features)."""
-    def summed_logits(x):
-        return jnp.sum(apply_model(d_state, params, batch_stats, x if labels is None else (x, labels), train=True)[0])
-
-    slopes = jax.grad(summed_logits)(inputs)  # (B, ...): each example's logit depends only on itself
-    return slopes.reshape(inputs.shape[0], -1)
-
-
-def _d_step(d_state, g_state, real, key, objective=NON_SATURATING):
-    z = sample_latent(key, real.shape[0], latent_dim(g_state))
-    penalty_key = jax.random.fold_in(key, 1)  # its own stream; z keeps using ``key`` as it always has
-    fake, _ = apply_model(g_state, g_state.params, g_state.batch_stats, z, train=True)
-    fake = lax.stop_gradient(fake)  # D's loss must not reach G's parameters
-
-    def d_loss(params, stats, real_logits, fake_logits):
-        loss = losses.DISCRIMINATOR_LOSSES[objective.discriminator_loss](real_logits, fake_logits)
-        # the weights are static Python floats: a penalty is traced only when asked for
-        if objective.r1_weight:
-            loss = loss + objective.r1_weight * r1_penalty(d_state, params, d_state.batch_stats, real)
-        if objective.gradient_penalty_weight:
-            loss = loss + objective.gradient_penalty_weight * gradient_penalty(
-                d_state, params, d_state.batch_stats, real, fake, penalty_key)
-        scores = {"real_score": jnp.mean(real_logits), "fake_score": jnp.mean(fake_logits)}  # ℓ, as critics report
-        return loss, stats, {**logit_metrics(real_logits, fake_logits), **scores}
-
-    d_state, metrics = discriminator_step(d_state, real, fake, d_loss)
-    if objective.clip_value:
-        clip = objective.clip_value
-        d_state = d_state.replace(params=jax.tree.map(lambda p: jnp.clip(p, -clip, clip), d_state.params))
-    return d_state, metrics
-
-
-def _g_step(g_state, d_state, batch_size, key, objective=NON_SATURATING):
-    z = sample_latent(key, batch_size, latent_dim(g_state))
-
-    def g_loss(params):
-        fake, stats = apply_model(g_state, params[0], g_state.batch_stats, z, train=True)
-        # D in training mode as in its own step; its updated statistics are thrown away
-        fake_logits, _ = apply_model(d_state, d_state.params, d_state.batch_stats, fake, train=True)
-        return losses.GENERATOR_LOSSES[objective.generator_loss](fake_logits), ((stats,), {})
-
-    (g_state,), metrics = generator_step((g_state,), g_loss)
-    return g_state, metrics
-
-
 @partial(jit, static_argnames=("objective",))
 def d_step(d_state: TrainState, g_state: TrainState, real: jax.Array, key: jax.Array,
            objective: Objective = NON_SATURATING):
     """One discriminator update on a real batch and as many fresh fakes; returns (d_state, metrics)."""
-    return _d_step(d_state, g_state, real, key, objective)
+    return plain_d_step(d_state, g_state, real, key, objective)
 
 
 @partial(jit, static_argnames=("batch_size", "objective"))
 def g_step(g_state, d_state, batch_size: int, key, objective: Objective = NON_SATURATING):
     """One generator update on ``batch_size`` fresh fakes; returns (g_state, metrics)."""
-    return _g_step(g_state, d_state, batch_size, key, objective)
+    return plain_g_step(g_state, d_state, batch_size, key, objective)
 
 
-def _train_step(d_state, g_state, real, key, objective=NON_SATURATING):
-    d_key, g_key = jax.random.split(key)
-    if objective.critic_steps == 1:
-        d_state, d_metrics = _d_step(d_state, g_state, real, d_key, objective)
-    else:  # real: (critic_steps, B, ...), one batch per critic update
-        for critic_key, critic_real in zip(jax.random.split(d_key, objective.critic_steps), real):
-            d_state, d_metrics = _d_step(d_state, g_state, critic_real, critic_key, objective)
-    batch_size = real.shape[1] if objective.critic_steps > 1 else real.shape[0]
-    g_state, g_metrics = _g_step(g_state, d_state, batch_size, g_key, objective)
-    return d_state, g_state, {**d_metrics, **g_metrics}
-
-
-train_step = jit(_train_step, static_argnames=("objective",))
+train_step = jit(plain_train_step, static_argnames=("objective",))
 train_step.__doc__ = """One round: ``objective.critic_steps`` D updates, then one G update.
 
 (d_state, g_state, real, key, objective) → (d_state, g_state, metrics). With more than one critic
@@ -217,7 +97,7 @@ def train_scan(d_state, g_state, real_batches, step_keys, objective=NON_SATURATI
 
     def body(carry, inputs):
         real, step_key = inputs
-        d_state, g_state, metrics = _train_step(*carry, real, step_key, objective)
+        d_state, g_state, metrics = plain_train_step(*carry, real, step_key, objective)
         return (d_state, g_state), metrics
 
     (d_state, g_state), metrics = lax.scan(body, (d_state, g_state), (real_batches, step_keys), unroll=unroll)
