@@ -24,11 +24,9 @@ from jax import lax
 from gan_lessons import losses
 from gan_lessons.checks import check_image_shape, check_image_values, check_latent
 from gan_lessons.compiling import jit
-from gan_lessons.losses import NON_SATURATING as NON_SATURATING  # the recipes, as the chapters know them
-from gan_lessons.losses import OBJECTIVES as OBJECTIVES
+from gan_lessons.losses import NON_SATURATING
+from gan_lessons.losses import OBJECTIVES as OBJECTIVES  # the recipes, as the chapters know them
 from gan_lessons.losses import Objective as Objective
-from gan_lessons.losses import gradient_penalty as gradient_penalty
-from gan_lessons.losses import r1_penalty as r1_penalty
 from gan_lessons.models import ConvTranspose
 from gan_lessons.running import Checkpointing, run_steps
 from gan_lessons.state import TrainState as TrainState  # the chapters and tests use training.TrainState & co.

@@ -7,7 +7,7 @@ import optax
 import pytest
 from flax import nnx
 
-from gan_lessons import compiling, data, steps, training
+from gan_lessons import compiling, data, losses, steps, training
 from gan_lessons.models import MLPDiscriminator, MLPGenerator, make_dcgan
 
 
@@ -150,7 +150,7 @@ def test_r1_penalty_matches_the_per_example_jacobian():
     jacobian = jax.jacrev(logits)(real)  # (B, B, 2): logit i against input j
     per_example = jacobian[jnp.arange(16), jnp.arange(16)]  # (B, 2)
     expected = 0.5 * jnp.mean(jnp.sum(per_example ** 2, axis=1))
-    measured = training.r1_penalty(d_state, d_state.params, d_state.batch_stats, real)
+    measured = losses.r1_penalty(d_state, d_state.params, d_state.batch_stats, real)
     np.testing.assert_allclose(measured, expected, rtol=1e-5)
 
 
@@ -166,7 +166,7 @@ def test_r1_weight_flattens_the_discriminator_on_real_data():
     for weight, run_key in zip((0.0, 10.0), keys):
         trained_d, _, _ = training.train(d_state, g_state, batches, run_key, training.Objective(r1_weight=weight),
                                          progress=False)
-        slopes[weight] = float(training.r1_penalty(trained_d, trained_d.params, trained_d.batch_stats, real))
+        slopes[weight] = float(losses.r1_penalty(trained_d, trained_d.params, trained_d.batch_stats, real))
     assert slopes[10.0] < 0.5 * slopes[0.0], slopes
 
 
@@ -193,10 +193,10 @@ def linear_critic(weights=(3.0, -4.0)):
 def test_gradient_penalty_of_a_linear_critic_is_its_closed_form():
     critic = linear_critic((3.0, -4.0))  # ‖w‖ = 5 → (5 − 1)² = 16 at every interpolated point
     real, fake = jnp.asarray(ring_batches(1, batch=16)[0]), jnp.zeros((16, 2))
-    penalty = training.gradient_penalty(critic, critic.params, critic.batch_stats, real, fake, jax.random.key(0))
+    penalty = losses.gradient_penalty(critic, critic.params, critic.batch_stats, real, fake, jax.random.key(0))
     assert np.isclose(penalty, 16.0, rtol=1e-5)
     unit = linear_critic((0.6, 0.8))  # already 1-Lipschitz: no penalty
-    assert np.isclose(training.gradient_penalty(unit, unit.params, unit.batch_stats, real, fake, jax.random.key(0)),
+    assert np.isclose(losses.gradient_penalty(unit, unit.params, unit.batch_stats, real, fake, jax.random.key(0)),
                       0.0, atol=1e-6)
 
 
