@@ -17,8 +17,9 @@ from gan_lessons.cpu_kernels import (
     strided_convolution_product,
     transposed_form,
 )
+from gan_lessons.losses import r1_penalty
 from gan_lessons.models import ConvTranspose, make_dcgan
-from gan_lessons.training import TrainState, dcgan_optimizer, r1_penalty
+from gan_lessons.training import TrainState, dcgan_optimizer
 
 
 # out_features 1 takes the product forward, 4 the stock one, 16 the phase-by-phase one (``transposed_form``)
