@@ -143,6 +143,37 @@ def probe_with_labels(train_features, train_labels, test_features, test_labels, 
         for chosen in labelled_sets))
 
 
+def shifted_copies(images, radius: int = 2, background: float = -1.0) -> np.ndarray:
+    """``images`` (N, H, W, C) and their copies moved by every (dy, dx) with |dy|, |dx| ≤ ``radius`` pixels, the
+    uncovered border filled with ``background`` (−1: the course's black): (N·(2·radius + 1)², H, W, C), one whole
+    copy of the N images after another, the unmoved one in the middle.
+
+    Fitting a probe on these teaches W that a digit moved by a pixel or two is the same digit, which 10 labelled
+    images per class cannot show it; SimCLR's linear evaluation (Chen et al. 2020) fits its probe on random crops
+    for the same reason. The features stay frozen and the probe stays linear.
+    """
+    images = np.asarray(images, dtype=np.float32)
+    height, width = images.shape[1:3]
+    padded = np.pad(images, ((0, 0), (radius, radius), (radius, radius), (0, 0)), constant_values=background)
+    moves = range(-radius, radius + 1)
+    return np.concatenate([padded[:, radius - dy:radius - dy + height, radius - dx:radius - dx + width]
+                           for dy in moves for dx in moves])
+
+
+def shifted_probe(featurise, train_images, train_labels, test_features, test_labels, label_count: int,
+                  key: jax.Array, draws: int = 5, radius: int = 2, regularisation: float = 1.0) -> ProbeResult:
+    """``probe_with_labels`` (the same draws for the same key), each probe fit on its labelled images and their
+    ``shifted_copies``: ``featurise`` maps images (M, H, W, C) to features (M, F), as ``network_features`` or
+    ``pixel_features`` do. The test images are scored as they are; ``radius=0`` is the plain probe.
+    """
+    accuracies = []
+    for chosen in labelled_draws(train_labels, label_count, key, draws):
+        copies = shifted_copies(np.asarray(train_images)[chosen], radius)
+        labels = np.tile(np.asarray(train_labels)[chosen], len(copies) // len(chosen))
+        accuracies.append(linear_probe(featurise(copies), labels, test_features, test_labels, regularisation))
+    return ProbeResult(len(chosen), tuple(accuracies))
+
+
 def labelled_draws(train_labels, label_count: int | None, key: jax.Array | None = None,
                    draws: int = 5) -> list[np.ndarray]:
     """The labelled training images of each draw, as index arrays: ``draws`` class-balanced subsets of

@@ -103,3 +103,43 @@ def test_choose_by_validation_can_show_a_bar_over_its_draws_and_chooses_the_same
     shown = features.choose_by_validation(sets, train_y, 20, jax.random.key(0), draws=3, progress=True)
     bar = capsys.readouterr().err
     assert shown == quiet and "20 labels" in bar and "3/3" in bar
+
+
+def test_shifted_copies_move_each_image_by_every_offset_and_fill_the_border():
+    images = np.full((2, 5, 5, 1), -1.0, dtype=np.float32)
+    images[0, 2, 2, 0], images[1, 0, 4, 0] = 1.0, 0.5  # one lit pixel each: the centre, the top-right corner
+    copies = features.shifted_copies(images, radius=1)
+    assert copies.shape == (2 * 9, 5, 5, 1)
+    np.testing.assert_array_equal(copies[8:10], images)  # the middle copy is the unmoved one
+    centre_moves = [tuple(np.argwhere(copy[..., 0] == 1.0)[0]) for copy in copies[0::2]]
+    assert centre_moves == [(2 + dy, 2 + dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
+    # the corner pixel moved up or right falls off the image; the uncovered border is background, never wrapped
+    assert copies[1].max() == -1.0 and copies[1 + 2 * 5].max() == -1.0 and copies[1 + 2 * 6].max() == 0.5
+    assert set(np.unique(copies)) <= {-1.0, 0.5, 1.0}
+
+
+def test_shifted_probe_learns_what_the_plain_probe_cannot_from_few_labels():
+    # class = which half of a 12×12 image a short bar lies in; the labelled bars sit in one column per class,
+    # the test bars anywhere in their half: only copies moved sideways show the probe the other columns
+    rng = np.random.default_rng(0)
+
+    def bars(count, fixed):
+        images = np.full((count, 12, 12, 1), -1.0, dtype=np.float32)
+        labels = rng.integers(0, 2, count)
+        for image, label in zip(images, labels):
+            column = (2 if label == 0 else 9) if fixed else rng.integers(0, 6) + 6 * label
+            image[4:8, column] = 1.0
+        return images, labels
+
+    (train_x, train_y), (test_x, test_y) = bars(40, fixed=True), bars(400, fixed=False)
+    pixels = features.pixel_features(test_x)
+    plain = features.shifted_probe(features.pixel_features, train_x, train_y, pixels, test_y, 10,
+                                   jax.random.key(0), draws=3, radius=0)
+    shifted = features.shifted_probe(features.pixel_features, train_x, train_y, pixels, test_y, 10,
+                                     jax.random.key(0), draws=3, radius=3)
+    assert plain.labels == shifted.labels == 10 and len(shifted.accuracies) == 3
+    assert shifted.mean > plain.mean + 0.2 and shifted.mean > 0.9, (plain, shifted)
+    # radius 0 is probe_with_labels itself: the same draws, the same fits
+    same = features.probe_with_labels(features.pixel_features(train_x), train_y, pixels, test_y, 10,
+                                      jax.random.key(0), draws=3)
+    assert same.accuracies == plain.accuracies
