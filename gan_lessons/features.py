@@ -122,8 +122,8 @@ class ProbeResult:
 
     @property
     def spread(self) -> float:
-        """The standard deviation over draws (0 for a single draw)."""
-        return float(np.std(self.accuracies))
+        """The sample standard deviation over draws (ddof = 1; 0 for a single draw)."""
+        return float(np.std(self.accuracies, ddof=1)) if len(self.accuracies) > 1 else 0.0
 
     def __str__(self):
         return f"{self.mean:.4f} ± {self.spread:.4f}" if len(self.accuracies) > 1 else f"{self.mean:.4f}"
