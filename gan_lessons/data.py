@@ -195,6 +195,23 @@ def epoch_batches(key: jax.Array, arrays, batch_size: int):
     return stacked if len(stacked) > 1 else stacked[0]
 
 
+VALIDATION_SEED = 1234  # one split for every run, whatever the run's own seed
+
+
+def validation_split(images, labels, count: int = 10_000):
+    """((kept images, kept labels), (held-out images, held-out labels)): ``count`` training examples set aside.
+
+    The same examples for every call (a permutation from ``VALIDATION_SEED``), so runs with different seeds and
+    settings are compared on one validation split, carved from the training set: choices are made there, and the
+    test set is scored once, at the end.
+    """
+    if not 0 < count < len(images):
+        raise ValueError(f"count must be between 1 and {len(images) - 1} (the training examples given), got {count}")
+    order = np.asarray(jax.random.permutation(jax.random.key(VALIDATION_SEED), len(images)))
+    held_out, kept = order[:count], order[count:]
+    return (images[kept], labels[kept]), (images[held_out], labels[held_out])
+
+
 def affine_warp(images, angles, scales, offsets, shears=None):
     """Rotate each image by ``angles`` (radians, clockwise as shown: rows run down), scale it by ``scales``
     and move it by ``offsets`` (pixels: rows down, columns right), about the image centre; bilinear,

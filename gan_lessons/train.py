@@ -116,20 +116,28 @@ def _vae_command(args) -> dict:
     return result
 
 
-def _clustering_scores(predicted_clusters, test_labels) -> dict:
+def _clustering_scores(predicted_clusters, labels, split: str) -> dict:
     from gan_lessons.clustering import score_clustering
 
-    scores = score_clustering(predicted_clusters, test_labels.astype("int64"))
-    return {"test_accuracy": round(scores.accuracy, 4), "test_nmi": round(scores.nmi, 4),
-            "test_ari": round(scores.ari, 4)}
+    scores = score_clustering(predicted_clusters, labels.astype("int64"))
+    return {f"{split}_accuracy": round(scores.accuracy, 4), f"{split}_nmi": round(scores.nmi, 4),
+            f"{split}_ari": round(scores.ari, 4)}
 
 
 def _code_gan_command(args) -> dict:
-    """InfoGAN, ClusterGAN or BiGAN: trained without labels; the test labels only score the result."""
+    """InfoGAN, ClusterGAN or BiGAN: trained without labels; labels only score the result.
+
+    ``--validation N``: train on the other training images and score on N held out (``data.validation_split``),
+    not on the test set, which is then left for the one final score of the setting chosen on validation.
+    """
     from gan_lessons import bigan, clustergan, infogan
 
-    images, _ = LOADERS[args.dataset]("train", args.data_dir)
-    test_images, test_labels = LOADERS[args.dataset]("test", args.data_dir)
+    images, labels = LOADERS[args.dataset]("train", args.data_dir)
+    split = "validation" if args.validation else "test"
+    if args.validation:
+        (images, _), (test_images, test_labels) = data.validation_split(images, labels, args.validation)
+    else:
+        test_images, test_labels = LOADERS[args.dataset]("test", args.data_dir)
     model_key, train_key = jax.random.split(jax.random.key(args.seed))
     steps = int(round(args.epochs * (len(images) // args.batch_size)))
     start = time.perf_counter()
@@ -149,12 +157,12 @@ def _code_gan_command(args) -> dict:
             del players["discriminator"]
     result = {"training_seconds": round(time.perf_counter() - start)}
     if args.model == "infogan":
-        result.update(_clustering_scores(infogan.predict_clusters(d_state, test_images), test_labels))
+        result.update(_clustering_scores(infogan.predict_clusters(d_state, test_images), test_labels, split))
         if args.real_weight:  # a label-free score of the run, to choose among seeds (chapter 09)
             score = infogan.real_code_score(d_state, images, jax.random.key(1), shear=args.shear)
             result["train_real_code_loss"] = round(score, 4)
     elif args.model == "clustergan":
-        result.update(_clustering_scores(clustergan.predict_clusters(e_state, test_images), test_labels))
+        result.update(_clustering_scores(clustergan.predict_clusters(e_state, test_images), test_labels, split))
     pretrained.save_players(_output(args), players,
                             {**vars(args), **result, **_provenance(args)})
     return result
@@ -165,6 +173,8 @@ def _output(args) -> Path:
              "conditional_dcgan": "conditional_dcgan_{config}_{dataset}"}
     if args.model == "infogan" and args.real_weight:
         names["infogan"] = "infogan_real_{dataset}"  # a different model: InfoGAN with the real-data term
+    if getattr(args, "validation", 0) and not args.out:  # a candidate must not replace the shipped model
+        raise SystemExit("--validation trains a candidate on part of the training set: name its file with --out")
     return Path(args.out or pretrained.checkpoint_path(names.get(args.model, "{model}_{dataset}").format(**vars(args))))
 
 
@@ -220,6 +230,10 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("infogan", "clustergan", "bigan"):
         commands.choices[name].add_argument("--epochs", type=float, default=16)
         commands.choices[name].add_argument("--batch-size", type=int, default=64)
+    for name in ("infogan", "clustergan"):
+        commands.choices[name].add_argument("--validation", type=int, default=0, metavar="N",
+                                            help="hold out N training images, train on the rest and score on "
+                                                 "those N instead of the test set (0: train on all, score on test)")
     commands.choices["infogan"].add_argument("--real-weight", type=float, default=0.0,
                                              help="weight of the real-data term on Q (infogan.real_code_loss; 0: none)")
     commands.choices["infogan"].add_argument("--shear", type=float, default=0.0,

@@ -186,3 +186,20 @@ def test_unknown_code_gan_is_refused():
 
     with pytest.raises(ValueError, match="must be one of"):
         pretrained.load_code_gan("cyclegan")
+
+
+def test_train_command_with_validation_scores_held_out_training_digits_not_the_test_set(tmp_path, data_dir):
+    from gan_lessons import clustering, data, pretrained, train
+
+    with pytest.raises(SystemExit, match="--out"):  # a candidate must never replace the shipped checkpoint
+        train.main(["infogan", "--epochs", "0.005", "--data-dir", str(data_dir), "--validation", "10000"])
+    out = tmp_path / "candidate.ckpt"
+    result = train.main(["infogan", "--epochs", "0.005", "--data-dir", str(data_dir), "--validation", "10000",
+                         "--out", str(out)])
+    assert "test_accuracy" not in result and 0.1 <= result["validation_accuracy"] < 0.9
+    states = dict(zip(("generator", "discriminator"), infogan.make_infogan(jax.random.key(20))))
+    loaded, config = pretrained.load_players(out, states)
+    _, (held_out, held_out_labels) = data.validation_split(*data.load_mnist("train", data_dir), 10_000)
+    scores = clustering.score_clustering(infogan.predict_clusters(loaded["discriminator"], held_out),
+                                         held_out_labels.astype("int64"))
+    assert round(scores.accuracy, 4) == config["validation_accuracy"] == result["validation_accuracy"]

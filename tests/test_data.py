@@ -142,3 +142,19 @@ def test_random_affine_keeps_shape_range_and_key():
     assert not np.allclose(slanted, altered)
     only_shear = data.random_affine(jax.random.key(4), images, 0.0, 0.0, 0.0, max_shear=0.3)
     assert not np.allclose(only_shear, images) and np.asarray(only_shear).min() >= -1 - 1e-6
+
+
+def test_validation_split_is_one_fixed_disjoint_split_with_labels_kept():
+    images = np.arange(100, dtype=np.float32).reshape(100, 1, 1, 1)
+    labels = np.arange(100) % 10
+    (kept, kept_labels), (held, held_labels) = data.validation_split(images, labels, 20)
+    assert len(held) == 20 and len(kept) == 80
+    assert set(held.ravel()) | set(kept.ravel()) == set(range(100)) and not set(held.ravel()) & set(kept.ravel())
+    assert np.array_equal(held_labels, held.ravel().astype(int) % 10)  # rows travel with their labels
+    assert np.array_equal(kept_labels, kept.ravel().astype(int) % 10)
+    assert not np.array_equal(np.sort(held.ravel()), np.arange(20))  # drawn at random, not the first 20
+    (_, _), (again, _) = data.validation_split(images, labels, 20)
+    assert np.array_equal(again, held)  # every run, whatever its seed, gets the same split
+    for count in (0, 100):
+        with pytest.raises(ValueError, match="count must be between 1 and 99"):
+            data.validation_split(images, labels, count)
