@@ -99,10 +99,11 @@ def load_vae(dataset: str = "mnist") -> tuple[TrainState, dict]:
     return players["vae"], config
 
 
-def load_code_gan(model: str, dataset: str = "mnist") -> tuple[dict[str, TrainState], dict]:
+def load_code_gan(model: str, dataset: str = "mnist", run: str = "") -> tuple[dict[str, TrainState], dict]:
     """The shipped InfoGAN, ClusterGAN or BiGAN (chapters 08 and 09): ({player name: state}, config).
 
-    "infogan_real" is InfoGAN trained with the real-data term on Q (``infogan.real_code_loss``).
+    "infogan_real" is InfoGAN trained with the real-data term on Q (``infogan.real_code_loss``). ``run``: one of
+    the other shipped runs of the model, e.g. "validation_seed0" for ``infogan_real_mnist_validation_seed0``.
     InfoGAN has a generator and a discriminator (with its Q head); ClusterGAN adds an encoder; BiGAN ships its
     generator and encoder only (its joint discriminator is most of its weights and only training needs it).
     """
@@ -115,4 +116,4 @@ def load_code_gan(model: str, dataset: str = "mnist") -> tuple[dict[str, TrainSt
     states = dict(zip(("generator", "discriminator", "encoder"), makers[model](jax.random.key(0))))
     if model == "bigan":
         del states["discriminator"]
-    return load_players(_require(f"{model}_{dataset}"), states)
+    return load_players(_require(f"{model}_{dataset}" + (f"_{run}" if run else "")), states)

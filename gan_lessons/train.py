@@ -133,9 +133,10 @@ def _code_gan_command(args) -> dict:
     from gan_lessons import bigan, clustergan, infogan
 
     images, labels = LOADERS[args.dataset]("train", args.data_dir)
-    split = "validation" if args.validation else "test"
-    if args.validation:
-        (images, _), (test_images, test_labels) = data.validation_split(images, labels, args.validation)
+    held_out = getattr(args, "validation", 0)  # BiGAN has no clustering to score, and no --validation
+    split = "validation" if held_out else "test"
+    if held_out:
+        (images, _), (test_images, test_labels) = data.validation_split(images, labels, held_out)
     else:
         test_images, test_labels = LOADERS[args.dataset]("test", args.data_dir)
     model_key, train_key = jax.random.split(jax.random.key(args.seed))

@@ -203,3 +203,23 @@ def test_train_command_with_validation_scores_held_out_training_digits_not_the_t
     scores = clustering.score_clustering(infogan.predict_clusters(loaded["discriminator"], held_out),
                                          held_out_labels.astype("int64"))
     assert round(scores.accuracy, 4) == config["validation_accuracy"] == result["validation_accuracy"]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_shipped_validation_runs_reproduce_their_held_out_scores_and_the_chapters_record(data_dir, seed):
+    """Chapter 09 chooses its setting from these runs' validation scores: the files must hold what they claim."""
+    import json
+    from pathlib import Path
+
+    from gan_lessons import clustering, data, pretrained
+
+    players, config = pretrained.load_code_gan("infogan_real", "mnist", f"validation_seed{seed}")
+    _, (held_out, held_out_labels) = data.validation_split(*data.load_mnist("train", data_dir), config["validation"])
+    scores = clustering.score_clustering(infogan.predict_clusters(players["discriminator"], held_out),
+                                         held_out_labels.astype(np.int64))
+    assert scores.accuracy == pytest.approx(config["validation_accuracy"], abs=0.005)  # other core counts round
+    assert scores.nmi == pytest.approx(config["validation_nmi"], abs=0.005)
+    record = json.loads((Path(__file__).parents[1] / "notebooks/results/09_seed_runs.json").read_text())
+    row, = [run for run in record["validation"]["runs"] if run["seed"] == seed and run["shear"] == config["shear"]]
+    assert (row["acc"], row["nmi"], row["real_code_loss"]) == (
+        config["validation_accuracy"], config["validation_nmi"], config["train_real_code_loss"])
