@@ -41,21 +41,21 @@ from gan_lessons.steps import plain_d_step, plain_g_step, plain_train_step
 
 
 @functools.cache
-def recipe_optimizer(recipe: str, learning_rate: float, cosine_steps: int = 0) -> optax.GradientTransformation:
-    """The optimiser chapter 06 gives each recipe of ``OBJECTIVES``.
+def recipe_optimizer(objective: Objective, learning_rate: float, cosine_steps: int = 0) -> optax.GradientTransformation:
+    """The optimiser chapter 06 gives a recipe (an ``Objective``, e.g. one of ``OBJECTIVES``).
 
-    Adam with β1 = 0.5 (DCGAN), except where the recipe's paper prescribes another: RMSProp for
-    weight clipping (Arjovsky et al. 2017: Adam made clipped critics unstable), Adam with β1 = 0 and
-    β2 = 0.9 for WGAN-GP (Gulrajani et al. 2017). ``cosine_steps`` > 0: the rate follows a cosine from
+    Adam with β1 = 0.5 (DCGAN), except where the recipe's paper prescribes another: RMSProp for a weight-clipped
+    critic (Arjovsky et al. 2017: Adam made clipped critics unstable), Adam with β1 = 0 and β2 = 0.9 with a
+    gradient penalty (WGAN-GP, Gulrajani et al. 2017). ``cosine_steps`` > 0: the rate follows a cosine from
     ``learning_rate`` down to 5 % of it over that many updates. Cached like ``adam``, so a chapter run
     again hands its models the same optimisers and reuses the compiled steps.
     """
-    if recipe not in OBJECTIVES:
-        raise ValueError(f"recipe must be one of {sorted(OBJECTIVES)}, got {recipe!r}")
+    if not isinstance(objective, Objective):
+        raise TypeError(f"pass the recipe's Objective (e.g. training.OBJECTIVES['hinge']), got {objective!r}")
     rate = optax.cosine_decay_schedule(learning_rate, cosine_steps, alpha=0.05) if cosine_steps else learning_rate
-    if recipe == "WGAN, weight clipping":
+    if objective.clip_value:
         return optax.rmsprop(rate)
-    if recipe == "WGAN-GP":
+    if objective.gradient_penalty_weight:
         return adam(rate, b1=0.0, b2=0.9)
     return dcgan_optimizer(rate)
 

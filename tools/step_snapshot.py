@@ -35,7 +35,7 @@ def snapshot() -> dict[str, np.ndarray]:
     create = training.TrainState.create
     for name, objective in training.OBJECTIVES.items():
         g, d = make_dcgan("cpu", jax.random.key(0), discriminator_norm="none" if "GP" in name else "batch")
-        optimizer = training.recipe_optimizer(name, 2e-4)
+        optimizer = training.recipe_optimizer(objective, 2e-4)
         real = images if objective.critic_steps > 1 else images[0]
         keep(name, training.train_step(create(d, optimizer), create(g, optimizer), real, jax.random.key(3), objective))
     for weight in (0.0, 1.0):
