@@ -135,10 +135,10 @@ def _code_gan_command(args) -> dict:
     images, labels = LOADERS[args.dataset]("train", args.data_dir)
     held_out = getattr(args, "validation", 0)  # BiGAN has no clustering to score, and no --validation
     split = "validation" if held_out else "test"
-    if held_out:
-        (images, _), (test_images, test_labels) = data.validation_split(images, labels, held_out)
+    if held_out:  # scored on the held-out training images; the test set is not even loaded
+        (images, _), (score_images, score_labels) = data.validation_split(images, labels, held_out)
     else:
-        test_images, test_labels = LOADERS[args.dataset]("test", args.data_dir)
+        score_images, score_labels = LOADERS[args.dataset]("test", args.data_dir)
     model_key, train_key = jax.random.split(jax.random.key(args.seed))
     steps = int(round(args.epochs * (len(images) // args.batch_size)))
     start = time.perf_counter()
@@ -158,12 +158,12 @@ def _code_gan_command(args) -> dict:
             del players["discriminator"]
     result = {"training_seconds": round(time.perf_counter() - start)}
     if args.model == "infogan":
-        result.update(_clustering_scores(infogan.predict_clusters(d_state, test_images), test_labels, split))
+        result.update(_clustering_scores(infogan.predict_clusters(d_state, score_images), score_labels, split))
         if args.real_weight:  # a label-free score of the run, to choose among seeds (chapter 09)
             score = infogan.real_code_score(d_state, images, jax.random.key(1), shear=args.shear)
             result["train_real_code_loss"] = round(score, 4)
     elif args.model == "clustergan":
-        result.update(_clustering_scores(clustergan.predict_clusters(e_state, test_images), test_labels, split))
+        result.update(_clustering_scores(clustergan.predict_clusters(e_state, score_images), score_labels, split))
     pretrained.save_players(_output(args), players,
                             {**vars(args), **result, **_provenance(args)})
     return result
