@@ -159,7 +159,9 @@ class Objective:
     ``GENERATOR_LOSSES``. ``r1_weight`` γ adds γ·R1 to D's loss (``r1_penalty``);
     ``gradient_penalty_weight`` λ adds WGAN-GP's λ·GP (``gradient_penalty``); ``clip_value`` c clips
     every D parameter to [−c, c] after each update (the original WGAN); ``critic_steps`` n makes n D
-    updates, each on its own real batch, per G update. Hashable, so jitted steps take it as static.
+    updates, each on its own real batch, per G update; ``spectral_norm`` asks for D's layers under spectral
+    normalisation (the model's choice, ``discriminator_norm="spectral"``: the step itself does nothing with it).
+    Hashable, so jitted steps take it as static.
     """
 
     discriminator_loss: str = "cross_entropy"
@@ -168,6 +170,7 @@ class Objective:
     gradient_penalty_weight: float = 0.0
     clip_value: float = 0.0
     critic_steps: int = 1
+    spectral_norm: bool = False
 
     def __post_init__(self):
         if self.discriminator_loss not in DISCRIMINATOR_LOSSES:
@@ -182,8 +185,8 @@ class Objective:
 
 NON_SATURATING = Objective()
 
-# The eight recipes chapter 06 compares. Spectral normalisation changes D's layers, not the
-# objective: it is the non-saturating objective with ``make_dcgan(..., discriminator_norm="spectral")``.
+# The eight recipes chapter 06 compares. Spectral normalisation changes D's layers, not the losses: it is the
+# non-saturating objective with ``make_dcgan(..., discriminator_norm="spectral")``.
 OBJECTIVES = {
     "minimax (saturating)": Objective(generator_loss="saturating"),
     "non-saturating": NON_SATURATING,
@@ -191,6 +194,6 @@ OBJECTIVES = {
     "hinge": Objective("hinge", "linear"),
     "WGAN, weight clipping": Objective("wasserstein", "linear", clip_value=0.01, critic_steps=5),
     "WGAN-GP": Objective("wasserstein", "linear", gradient_penalty_weight=10.0, critic_steps=5),
-    "spectral norm": NON_SATURATING,
+    "spectral norm": Objective(spectral_norm=True),
     "R1": Objective(r1_weight=1.0),
 }

@@ -1,10 +1,11 @@
-"""Helpers for the chapters: the smoke setting, the environment report, exercise checks."""
+"""Helpers for the chapters: the smoke setting, the environment report, exercise checks, a spread over seeds."""
 
 from __future__ import annotations
 
 import inspect
 import os
 import platform
+import statistics
 import textwrap
 
 from gan_lessons.exercises import check_answer as check_answer  # the chapters import it from here
@@ -80,3 +81,11 @@ def show_source(*objects):
     from IPython.display import Code  # here: importing the library never needs IPython
 
     return Code("\n\n".join(textwrap.dedent(inspect.getsource(item)) for item in objects), language="python")
+
+
+def mean_sd(values, digits: int = 3) -> str:
+    """"mean ± SD" of a result over seeds (or draws), the sample SD (n − 1): how every chapter prints a spread."""
+    values = [float(value) for value in values]
+    if len(values) < 2:
+        raise ValueError(f"a spread needs at least 2 values, got {len(values)}: run more seeds")
+    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"

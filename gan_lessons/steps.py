@@ -61,11 +61,20 @@ def logit_metrics(real_logits, fake_logits) -> dict:
 
 
 def plain_d_step(d_state, g_state, real, key, objective=NON_SATURATING):
-    """D's update: L_D of the recipe on D(real) and D(G(z)), plus γ·R1 or λ·GP if it has one; WGAN clips."""
+    """D's update against fakes G(z) of fresh z: ``recipe_d_step``."""
     z = sample_latent(key, real.shape[0], latent_dim(g_state))
     penalty_key = jax.random.fold_in(key, 1)  # its own stream; z keeps using ``key`` as it always has
     fake, _ = apply_model(g_state, g_state.params, g_state.batch_stats, z, train=True)
-    fake = lax.stop_gradient(fake)  # D's loss must not reach G's parameters
+    return recipe_d_step(d_state, real, fake, penalty_key, objective)
+
+
+def recipe_d_step(d_state, real, fake, penalty_key, objective=NON_SATURATING):
+    """D's update: L_D of the recipe on D(real) and D(fake), plus γ·R1 or λ·GP if it has one; WGAN clips.
+
+    ``fake``: images G made (gradients stop here: D's loss must not reach G's parameters); ``penalty_key``
+    draws WGAN-GP's points between real and fake. Every variant with an unconditional D uses it.
+    """
+    fake = lax.stop_gradient(fake)
 
     def d_loss(params, stats, real_logits, fake_logits):
         loss = DISCRIMINATOR_LOSSES[objective.discriminator_loss](real_logits, fake_logits)
@@ -99,15 +108,24 @@ def plain_g_step(g_state, d_state, batch_size, key, objective=NON_SATURATING):
     return g_state, metrics
 
 
+def critic_updates(d_step: Callable, d_state, real, key, critic_steps: int):
+    """``critic_steps`` D updates, ``d_step(d_state, real_batch, key)`` each; returns (d_state, the last metrics).
+
+    With more than one, ``real`` is (critic_steps, B, ...): a fresh real batch and key for each update.
+    """
+    if critic_steps == 1:
+        return d_step(d_state, real, key)
+    for critic_key, critic_real in zip(jax.random.split(key, critic_steps), real):
+        d_state, metrics = d_step(d_state, critic_real, critic_key)
+    return d_state, metrics
+
+
 def plain_train_step(d_state, g_state, real, key, objective=NON_SATURATING):
     """One round, from a real batch to new parameters of both players: ``objective.critic_steps`` D updates,
     then one G update against the updated D. Returns (d_state, g_state, metrics)."""
     d_key, g_key = jax.random.split(key)
-    if objective.critic_steps == 1:
-        d_state, d_metrics = plain_d_step(d_state, g_state, real, d_key, objective)
-    else:  # real: (critic_steps, B, ...), one batch per critic update
-        for critic_key, critic_real in zip(jax.random.split(d_key, objective.critic_steps), real):
-            d_state, d_metrics = plain_d_step(d_state, g_state, critic_real, critic_key, objective)
+    d_state, d_metrics = critic_updates(lambda d, batch, k: plain_d_step(d, g_state, batch, k, objective),
+                                        d_state, real, d_key, objective.critic_steps)
     batch_size = real.shape[1] if objective.critic_steps > 1 else real.shape[0]
     g_state, g_metrics = plain_g_step(g_state, d_state, batch_size, g_key, objective)
     return d_state, g_state, {**d_metrics, **g_metrics}

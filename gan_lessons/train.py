@@ -133,7 +133,7 @@ def _code_gan_command(args) -> dict:
     from gan_lessons import bigan, clustergan, infogan
 
     images, labels = LOADERS[args.dataset]("train", args.data_dir)
-    held_out = getattr(args, "validation", 0)  # BiGAN has no clustering to score, and no --validation
+    held_out = args.validation
     split = "validation" if held_out else "test"
     if held_out:  # scored on the held-out training images; the test set is not even loaded
         (images, _), (score_images, score_labels) = data.validation_split(images, labels, held_out)
@@ -148,14 +148,18 @@ def _code_gan_command(args) -> dict:
                                             real_weight=args.real_weight, shear=args.shear,
                                             checkpointing=_checkpointing(args))
         players = {"generator": g_state, "discriminator": d_state}
-    else:
-        module = clustergan if args.model == "clustergan" else bigan
-        g_state, d_state, e_state = getattr(module, f"make_{args.model}")(model_key)
-        d_state, g_state, e_state, _ = module.train(d_state, g_state, e_state, images, train_key, steps,
-                                                    args.batch_size, checkpointing=_checkpointing(args))
+    elif args.model == "clustergan":  # an epoch: every image once through D, so a G step per critic_steps batches
+        recipe = clustergan.RECIPES[args.recipe]
+        g_state, d_state, e_state = clustergan.make_clustergan(model_key, recipe=recipe)
+        d_state, g_state, e_state, _ = clustergan.train(d_state, g_state, e_state, images, train_key,
+                                                        steps // recipe.objective.critic_steps, args.batch_size,
+                                                        recipe, checkpointing=_checkpointing(args))
         players = {"generator": g_state, "discriminator": d_state, "encoder": e_state}
-        if args.model == "bigan":  # its joint D is 80 % of the weights (7.5 MB) and no chapter uses it
-            del players["discriminator"]
+    else:
+        g_state, d_state, e_state = bigan.make_bigan(model_key)
+        d_state, g_state, e_state, _ = bigan.train(d_state, g_state, e_state, images, train_key, steps,
+                                                   args.batch_size, checkpointing=_checkpointing(args))
+        players = {"generator": g_state, "encoder": e_state}  # BiGAN's joint D: 80 % of the weights, no chapter uses it
     result = {"training_seconds": round(time.perf_counter() - start)}
     if args.model == "infogan":
         result.update(_clustering_scores(infogan.predict_clusters(d_state, score_images), score_labels, split))
@@ -174,7 +178,7 @@ def _output(args) -> Path:
              "conditional_dcgan": "conditional_dcgan_{config}_{dataset}"}
     if args.model == "infogan" and args.real_weight:
         names["infogan"] = "infogan_real_{dataset}"  # a different model: InfoGAN with the real-data term
-    if getattr(args, "validation", 0) and not args.out:  # a candidate must not replace the shipped model
+    if args.validation and not args.out:  # a candidate must not replace the shipped model
         raise SystemExit("--validation trains a candidate on part of the training set: name its file with --out")
     return Path(args.out or pretrained.checkpoint_path(names.get(args.model, "{model}_{dataset}").format(**vars(args))))
 
@@ -208,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--seed", type=int, default=0)
         command.add_argument("--data-dir", default=None, help="folder with the IDX files (else the usual search)")
         command.add_argument("--out", default=None, help="where to write the checkpoint (default: the shipped one)")
+        command.set_defaults(validation=0)  # all but InfoGAN and ClusterGAN (below) train on every training image
     commands.choices["classifier"].add_argument("--epochs", type=int, default=6)
     commands.choices["classifier"].add_argument("--no-augment", action="store_true",
                                                 help="train on the images as they are, without random 2-pixel shifts")
@@ -235,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
         commands.choices[name].add_argument("--validation", type=int, default=0, metavar="N",
                                             help="hold out N training images, train on the rest and score on "
                                                  "those N instead of the test set (0: train on all, score on test)")
+    commands.choices["clustergan"].add_argument("--recipe", choices=["course", "paper"], default="course",
+                                                help="course: non-saturating loss, σ = 0.75; paper: Mukherjee et al.'s "
+                                                     "WGAN-GP critic (5 steps per G step), σ = 0.1 (clustergan.PAPER)")
     commands.choices["infogan"].add_argument("--real-weight", type=float, default=0.0,
                                              help="weight of the real-data term on Q (infogan.real_code_loss; 0: none)")
     commands.choices["infogan"].add_argument("--shear", type=float, default=0.0,

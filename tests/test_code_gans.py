@@ -103,8 +103,8 @@ def test_infogan_step_updates_both_players_and_q_learns_the_code():
 def test_clustergan_step_updates_all_three_players():
     g_state, d_state, e_state = clustergan.make_clustergan(jax.random.key(0))
     noise, codes = clustergan.sample_prior(jax.random.key(5), 1000, 30, 10)
-    assert float(jnp.std(noise)) == pytest.approx(clustergan.NOISE_STD, rel=0.05) and set(np.unique(codes)) == set(
-        range(10))
+    assert float(jnp.std(noise)) == pytest.approx(clustergan.COURSE.noise_std, rel=0.05) and set(
+        np.unique(codes)) == set(range(10))
     new_d, new_g, new_e, metrics = clustergan.train_step(d_state, g_state, e_state, _images(jax.random.key(1)),
                                                          jax.random.key(2))
     assert _changed(d_state, new_d) and _changed(g_state, new_g) and _changed(e_state, new_e)
@@ -112,6 +112,23 @@ def test_clustergan_step_updates_all_three_players():
     probabilities, noise_estimates = clustergan.encode(new_e, _images(jax.random.key(4), 7), batch_size=3)
     assert probabilities.shape == (7, 10) and noise_estimates.shape == (7, 30)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_clustergan_paper_recipe_takes_five_critic_steps_per_generator_step():
+    recipe = clustergan.PAPER
+    g_state, d_state, e_state = clustergan.make_clustergan(jax.random.key(0), recipe=recipe)
+    assert d_state.batch_stats == {}  # a WGAN-GP critic: no BatchNorm, each image scored on its own
+    noise, _ = clustergan.sample_prior(jax.random.key(5), 1000, 30, 10, recipe.noise_std)
+    assert float(jnp.std(noise)) == pytest.approx(0.1, rel=0.05)
+    real = jnp.stack([_images(key, 8) for key in jax.random.split(jax.random.key(1), 5)])  # (5, 8, 28, 28, 1)
+    new_d, new_g, new_e, metrics = clustergan.train_step(d_state, g_state, e_state, real, jax.random.key(2), recipe)
+    assert (int(new_d.step), int(new_g.step), int(new_e.step)) == (5, 1, 1)
+    # the critic's loss is the Wasserstein estimate plus λ·GP, so it may be negative; G's adds −ℓ(G(z))
+    assert np.isfinite(float(metrics["d_loss"])) and float(metrics["cluster_error"]) == pytest.approx(
+        math.log(10), abs=0.2)
+    d_state, g_state, e_state, history = clustergan.train(d_state, g_state, e_state, np.asarray(_images(
+        jax.random.key(3), 64)), jax.random.key(4), steps=3, batch_size=8, recipe=recipe, progress=False)
+    assert int(d_state.step) == 15 and int(g_state.step) == 3 and len(history["g_loss"]) == 3
 
 
 def test_bigan_d_step_never_moves_g_or_e_and_the_joint_step_moves_both():
@@ -132,6 +149,19 @@ def test_bigan_generator_and_encoder_loss_is_d_loss_with_labels_swapped():
     swapped = losses.g_loss_non_saturating(fake_logits) + losses.g_loss_non_saturating(-real_logits)
     # −log σ(ℓ_fake) − log(1 − σ(ℓ_real)) = L_D(real ↔ fake)
     assert float(swapped) == pytest.approx(float(losses.d_loss(fake_logits, real_logits)), rel=1e-6)
+
+
+def test_train_command_trains_clustergan_by_the_papers_recipe(tmp_path, data_dir):
+    from gan_lessons import pretrained, train
+
+    out = tmp_path / "clustergan_paper.ckpt"
+    result = train.main(["clustergan", "--recipe", "paper", "--epochs", "0.01", "--data-dir", str(data_dir),
+                         "--validation", "10000", "--out", str(out)])
+    assert 0.0 < result["validation_accuracy"] <= 1.0
+    states = dict(zip(("generator", "discriminator", "encoder"),
+                      clustergan.make_clustergan(jax.random.key(1), recipe=clustergan.PAPER)))
+    _, config = pretrained.load_players(out, states)  # fits the paper's players: a critic without BatchNorm
+    assert config["recipe"] == "paper" and config["command"].startswith("python -m gan_lessons.train clustergan")
 
 
 @pytest.mark.parametrize("model", ["infogan", "bigan"])
@@ -205,21 +235,24 @@ def test_train_command_with_validation_scores_held_out_training_digits_not_the_t
     assert round(scores.accuracy, 4) == config["validation_accuracy"] == result["validation_accuracy"]
 
 
+@pytest.mark.parametrize("dataset", ["mnist"])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_shipped_validation_runs_reproduce_their_held_out_scores_and_the_chapters_record(data_dir, seed):
+def test_shipped_validation_runs_reproduce_their_held_out_scores_and_the_chapters_record(data_dir, dataset, seed):
     """Chapter 09 chooses its setting from these runs' validation scores: the files must hold what they claim."""
     import json
     from pathlib import Path
 
     from gan_lessons import clustering, data, pretrained
 
-    players, config = pretrained.load_code_gan("infogan_real", "mnist", f"validation_seed{seed}")
-    _, (held_out, held_out_labels) = data.validation_split(*data.load_mnist("train", data_dir), config["validation"])
+    players, config = pretrained.load_code_gan("infogan_real", dataset, f"validation_seed{seed}")
+    load = data.load_mnist if dataset == "mnist" else data.load_fashion_mnist
+    _, (held_out, held_out_labels) = data.validation_split(*load("train", data_dir), config["validation"])
     scores = clustering.score_clustering(infogan.predict_clusters(players["discriminator"], held_out),
                                          held_out_labels.astype(np.int64))
     assert scores.accuracy == pytest.approx(config["validation_accuracy"], abs=0.005)  # other core counts round
     assert scores.nmi == pytest.approx(config["validation_nmi"], abs=0.005)
     record = json.loads((Path(__file__).parents[1] / "notebooks/results/09_seed_runs.json").read_text())
-    row, = [run for run in record["validation"]["runs"] if run["seed"] == seed and run["shear"] == config["shear"]]
+    row, = [run for run in record["validation"][dataset]["runs"]
+            if run["seed"] == seed and run["shear"] == config["shear"]]
     assert (row["acc"], row["nmi"], row["real_code_loss"]) == (
         config["validation_accuracy"], config["validation_nmi"], config["train_real_code_loss"])

@@ -1,8 +1,10 @@
 import jax
 import jax.numpy as jnp
+import numpy as np
+import pytest
 
 from gan_lessons import losses
-from gan_lessons.notebook import check_answer, smoke_mode
+from gan_lessons.notebook import check_answer, mean_sd, smoke_mode
 
 INPUTS = [(jnp.array([-3.0, 0.0, 2.5]),), (jnp.array([10.0]),)]
 
@@ -159,3 +161,10 @@ def test_show_source_displays_the_library_s_own_code():
     assert "class DCGANGenerator(nnx.Module):" in text and "lax.conv_transpose(" in text
     method = show_source(models.DCGANGenerator.__call__).data  # a method, dedented to read as code
     assert method.startswith("def __call__(self, z):")
+
+
+def test_mean_sd_prints_the_sample_sd_and_refuses_a_single_seed():
+    assert mean_sd([0.969, 0.980, 0.966]) == "0.972 ± 0.007"  # chapter 09's headline
+    assert mean_sd(np.array([1.0, 3.0]), digits=1) == "2.0 ± 1.4"  # √2: n − 1 in the denominator, not n (1.0)
+    with pytest.raises(ValueError, match="at least 2"):
+        mean_sd([0.9])
