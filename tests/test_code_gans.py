@@ -235,7 +235,7 @@ def test_train_command_with_validation_scores_held_out_training_digits_not_the_t
     assert round(scores.accuracy, 4) == config["validation_accuracy"] == result["validation_accuracy"]
 
 
-@pytest.mark.parametrize("dataset", ["mnist"])
+@pytest.mark.parametrize("dataset", ["mnist", "fashion_mnist"])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_shipped_validation_runs_reproduce_their_held_out_scores_and_the_chapters_record(data_dir, dataset, seed):
     """Chapter 09 chooses its setting from these runs' validation scores: the files must hold what they claim."""
