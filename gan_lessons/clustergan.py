@@ -8,9 +8,10 @@ An encoder E maps images back to (ẑ_n, ẑ_c logits), trained with G to invert
     L_(G,E) = −E_z[log σ(ℓ(G(z)))] + β_n E_z[‖z_n − ẑ_n(G(z))‖² / d] + β_c E_z[CE(z_c, ẑ_c(G(z)))]
 
 with β_n = β_c = 10 as in the paper, d the noise dimension, and the course's non-saturating loss for the
-adversarial part (``COURSE``); the paper's own recipe (``PAPER``) swaps in a WGAN-GP critic and only that. The
-noise error is averaged over the d dimensions, as the reference code's mean squared error does: summed, it starts
-near β_n·d·σ² = 170 and drowns the adversarial term (measured: G drew no digits).
+adversarial part (``COURSE``). The paper's own recipe (``PAPER``) swaps in a WGAN-GP critic (L_D above becomes
+the critic's, and G's adversarial term −E_z[ℓ(G(z))]), σ = 0.1 and its optimiser settings. The noise error is
+averaged over the d dimensions, as the reference code's mean squared error does: summed, it starts near
+β_n·d·σ² = 170 and drowns the adversarial term (measured: G drew no digits).
 
 Unlike InfoGAN's Q, E is a network of its own and also recovers the noise, so
 G cannot hide the cluster in a few pixels the noise also moves. A real image's cluster is E's guess.
@@ -55,11 +56,12 @@ class Recipe:
     betas: tuple[float, float]
 
 
-# The course's recipe. The paper's σ = 0.1 with this non-saturating loss made our G (BatchNorm right after its
-# first layer, which rescales the tiny noise part away) draw one image per cluster code (measured: ACC 0.18,
-# every row of samples identical); a PyTorch reimplementation in wide use (zhampel/clusterGAN) draws z_n with
-# 0.75, which we follow. InfoGAN's learning rates (G and E 1e-3, D 2e-4): with the reference code's 1e-4 for
-# all three and no BatchNorm in D, our smaller networks drew no recognisable digits in 8 epochs (ACC 0.29).
+# The course's recipe. The paper's σ = 0.1 with this non-saturating loss made our G draw one image per cluster
+# code (measured: ACC 0.18, every row of samples identical; why is untested: perhaps the BatchNorm right after
+# G's first layer rescales the tiny noise part away). A PyTorch reimplementation in wide use (zhampel/clusterGAN)
+# draws z_n with 0.75, which we follow. InfoGAN's learning rates (G and E 1e-3, D 2e-4): with the reference
+# code's 1e-4 for all three and no BatchNorm in D, our smaller networks drew no recognisable digits in 8 epochs
+# (ACC 0.29).
 COURSE = Recipe(NON_SATURATING, noise_std=0.75, discriminator_norm="batch", generator_learning_rate=1e-3,
                 discriminator_learning_rate=2e-4, betas=(0.5, 0.999))
 # The paper's (Mukherjee et al. 2019, and its authors' code, Image_ClusterGAN.py): a WGAN-GP critic with λ = 10,

@@ -152,8 +152,8 @@ def _code_gan_command(args) -> dict:
         recipe = clustergan.RECIPES[args.recipe]
         g_state, d_state, e_state = clustergan.make_clustergan(model_key, recipe=recipe)
         d_state, g_state, e_state, _ = clustergan.train(d_state, g_state, e_state, images, train_key,
-                                                        steps // recipe.objective.critic_steps, args.batch_size,
-                                                        recipe, checkpointing=_checkpointing(args))
+                                                        max(steps // recipe.objective.critic_steps, 1),
+                                                        args.batch_size, recipe, checkpointing=_checkpointing(args))
         players = {"generator": g_state, "discriminator": d_state, "encoder": e_state}
     else:
         g_state, d_state, e_state = bigan.make_bigan(model_key)
@@ -178,6 +178,8 @@ def _output(args) -> Path:
              "conditional_dcgan": "conditional_dcgan_{config}_{dataset}"}
     if args.model == "infogan" and args.real_weight:
         names["infogan"] = "infogan_real_{dataset}"  # a different model: InfoGAN with the real-data term
+    if args.model == "clustergan" and args.recipe != "course":  # other players: never the shipped course model
+        names["clustergan"] = "clustergan_{recipe}_{dataset}"
     if args.validation and not args.out:  # a candidate must not replace the shipped model
         raise SystemExit("--validation trains a candidate on part of the training set: name its file with --out")
     return Path(args.out or pretrained.checkpoint_path(names.get(args.model, "{model}_{dataset}").format(**vars(args))))
@@ -200,6 +202,25 @@ def progress_path(args) -> Path:
 def _provenance(args) -> dict:
     return {"command": "python -m gan_lessons.train " + shlex.join(args.argv), "jax": jax.__version__,
             "device": jax.devices()[0].device_kind}
+
+
+def _add_code_gan_options(commands: dict) -> None:
+    """The options of the three GANs that read a code back out of images (InfoGAN, ClusterGAN, BiGAN)."""
+    for name in ("infogan", "clustergan", "bigan"):
+        commands[name].add_argument("--epochs", type=float, default=16)
+        commands[name].add_argument("--batch-size", type=int, default=64)
+    for name in ("infogan", "clustergan"):
+        commands[name].add_argument("--validation", type=int, default=0, metavar="N",
+                                            help="hold out N training images, train on the rest and score on "
+                                                 "those N instead of the test set (0: train on all, score on test)")
+    commands["clustergan"].add_argument("--recipe", choices=["course", "paper"], default="course",
+                                                help="course: non-saturating loss, σ = 0.75; paper: Mukherjee et al.'s "
+                                                     "WGAN-GP critic (5 steps per G step), σ = 0.1 (clustergan.PAPER)")
+    commands["infogan"].add_argument("--real-weight", type=float, default=0.0,
+                                             help="weight of the real-data term on Q (infogan.real_code_loss; 0: none)")
+    commands["infogan"].add_argument("--shear", type=float, default=0.0,
+                                             help="with --real-weight: the altered copies T(x) are also slanted by a "
+                                                  "shear of up to ± this (0: none)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -233,21 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     variational.add_argument("--epochs", type=float, default=8)
     variational.add_argument("--batch-size", type=int, default=64)
     variational.add_argument("--learning-rate", type=float, default=1e-3)
-    for name in ("infogan", "clustergan", "bigan"):
-        commands.choices[name].add_argument("--epochs", type=float, default=16)
-        commands.choices[name].add_argument("--batch-size", type=int, default=64)
-    for name in ("infogan", "clustergan"):
-        commands.choices[name].add_argument("--validation", type=int, default=0, metavar="N",
-                                            help="hold out N training images, train on the rest and score on "
-                                                 "those N instead of the test set (0: train on all, score on test)")
-    commands.choices["clustergan"].add_argument("--recipe", choices=["course", "paper"], default="course",
-                                                help="course: non-saturating loss, σ = 0.75; paper: Mukherjee et al.'s "
-                                                     "WGAN-GP critic (5 steps per G step), σ = 0.1 (clustergan.PAPER)")
-    commands.choices["infogan"].add_argument("--real-weight", type=float, default=0.0,
-                                             help="weight of the real-data term on Q (infogan.real_code_loss; 0: none)")
-    commands.choices["infogan"].add_argument("--shear", type=float, default=0.0,
-                                             help="with --real-weight: the altered copies T(x) are also slanted by a "
-                                                  "shear of up to ± this (0: none)")
+    _add_code_gan_options(commands.choices)
     for name, command in commands.choices.items():
         if name != "classifier":  # minutes of training: a restart costs little
             command.add_argument("--checkpoint-every", type=int, default=500, metavar="STEPS",

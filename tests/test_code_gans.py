@@ -162,6 +162,11 @@ def test_train_command_trains_clustergan_by_the_papers_recipe(tmp_path, data_dir
                       clustergan.make_clustergan(jax.random.key(1), recipe=clustergan.PAPER)))
     _, config = pretrained.load_players(out, states)  # fits the paper's players: a critic without BatchNorm
     assert config["recipe"] == "paper" and config["command"].startswith("python -m gan_lessons.train clustergan")
+    parser = train.build_parser()
+    assert [parser.parse_args(["clustergan", "--recipe", name]).recipe for name in clustergan.RECIPES] == list(
+        clustergan.RECIPES)  # the command offers every recipe the library has
+    # without --out, a recipe other than the course's never lands on the shipped ClusterGAN's file
+    assert train._output(parser.parse_args(["clustergan", "--recipe", "paper"])).name == "clustergan_paper_mnist.ckpt"
 
 
 @pytest.mark.parametrize("model", ["infogan", "bigan"])
