@@ -133,10 +133,9 @@ def _code_gan_command(args) -> dict:
     from gan_lessons import bigan, clustergan, infogan
 
     images, labels = LOADERS[args.dataset]("train", args.data_dir)
-    held_out = args.validation
-    split = "validation" if held_out else "test"
-    if held_out:  # scored on the held-out training images; the test set is not even loaded
-        (images, _), (score_images, score_labels) = data.validation_split(images, labels, held_out)
+    split = "validation" if args.validation else "test"
+    if args.validation:  # scored on the held-out training images; the test set is not even loaded
+        (images, _), (score_images, score_labels) = data.validation_split(images, labels, args.validation)
     else:
         score_images, score_labels = LOADERS[args.dataset]("test", args.data_dir)
     model_key, train_key = jax.random.split(jax.random.key(args.seed))
@@ -211,16 +210,16 @@ def _add_code_gan_options(commands: dict) -> None:
         commands[name].add_argument("--batch-size", type=int, default=64)
     for name in ("infogan", "clustergan"):
         commands[name].add_argument("--validation", type=int, default=0, metavar="N",
-                                            help="hold out N training images, train on the rest and score on "
-                                                 "those N instead of the test set (0: train on all, score on test)")
+                                    help="hold out N training images, train on the rest and score on "
+                                         "those N instead of the test set (0: train on all, score on test)")
     commands["clustergan"].add_argument("--recipe", choices=["course", "paper"], default="course",
-                                                help="course: non-saturating loss, σ = 0.75; paper: Mukherjee et al.'s "
-                                                     "WGAN-GP critic (5 steps per G step), σ = 0.1 (clustergan.PAPER)")
+                                        help="course: non-saturating loss, σ = 0.75; paper: Mukherjee et al.'s "
+                                             "WGAN-GP critic (5 steps per G step), σ = 0.1 (clustergan.PAPER)")
     commands["infogan"].add_argument("--real-weight", type=float, default=0.0,
-                                             help="weight of the real-data term on Q (infogan.real_code_loss; 0: none)")
+                                     help="weight of the real-data term on Q (infogan.real_code_loss; 0: none)")
     commands["infogan"].add_argument("--shear", type=float, default=0.0,
-                                             help="with --real-weight: the altered copies T(x) are also slanted by a "
-                                                  "shear of up to ± this (0: none)")
+                                     help="with --real-weight: the altered copies T(x) are also slanted by a "
+                                          "shear of up to ± this (0: none)")
 
 
 def build_parser() -> argparse.ArgumentParser:
