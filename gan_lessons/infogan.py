@@ -13,6 +13,9 @@ H(c) = log K is a constant, so −L_I is the cross-entropy of Q's guess plus a c
 used: if the cheapest way to keep ten codes apart is to draw ten digits, Q becomes a classifier of
 real digits too — an unsupervised one, which chapter 09 scores.
 
+The paper's MNIST model also has two continuous codes c′ ~ U(−1, 1), which Q estimates as the mean of a
+Gaussian of unit variance (``continuous_information_loss``); ``continuous`` turns them on.
+
 Nothing in L_I mentions real images, so Q may read the code from cues real digits lack. ``real_weight`` > 0
 adds, for D and Q only, CatGAN's real-data term (Springenberg 2016) with IMSAT's self-augmentation (Hu et al.
 2017): see ``real_code_loss``. Still no label is used.
@@ -20,6 +23,7 @@ adds, for D and Q only, CatGAN's real-data term (Springenberg 2016) with IMSAT's
 
 from __future__ import annotations
 
+import dataclasses
 from functools import partial
 
 import jax
@@ -44,11 +48,16 @@ INFOGAN = DCGANConfig("infogan", 8, CPU.projection_channels, CPU.generator_layer
 
 def make_infogan(key: jax.Array, categories: int = 10, config: DCGANConfig = INFOGAN,
                  generator_learning_rate: float = 1e-3, discriminator_learning_rate: float = 2e-4,
-                 discriminator_norm: str = "batch"):
-    """(g_state, d_state): G(z, c) and D with its Q head, with InfoGAN's Adam settings (β1 = 0.5)."""
+                 discriminator_norm: str = "batch", continuous: int = 0):
+    """(g_state, d_state): G(z, c) and D with its Q head, with InfoGAN's Adam settings (β1 = 0.5).
+
+    G's z holds ``config.latent_dim`` noise dimensions, then ``continuous`` continuous codes (``sample_codes``).
+    """
     generator_key, discriminator_key = jax.random.split(key)
-    generator = ConditionalDCGANGenerator(config, categories, rngs=nnx.Rngs(generator_key))
-    discriminator = InfoGANDiscriminator(config, categories, discriminator_norm, rngs=nnx.Rngs(discriminator_key))
+    widened = dataclasses.replace(config, latent_dim=config.latent_dim + continuous)
+    generator = ConditionalDCGANGenerator(widened, categories, rngs=nnx.Rngs(generator_key))
+    discriminator = InfoGANDiscriminator(config, categories, discriminator_norm, continuous,
+                                         rngs=nnx.Rngs(discriminator_key))
     return (TrainState.create(generator, adam(generator_learning_rate, 0.5)),
             TrainState.create(discriminator, adam(discriminator_learning_rate, 0.5)))
 
@@ -60,6 +69,14 @@ def information_loss(code_logits, codes):
     and L_I = H(c) = log K, the most there is, when Q is always sure and right (loss 0).
     """
     return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(code_logits), codes[:, None], axis=1))
+
+
+def continuous_information_loss(estimates, codes):
+    """−E[log Q(c′ | x)] + const for continuous codes c′, Q(c′ | x) = N(ĉ′(x), I) as in Chen et al.'s code:
+
+        ½ E[‖c′ − ĉ′(x)‖²]        (the Gaussian's log-density, less its constant ½ log 2π per dimension)
+    """
+    return 0.5 * jnp.mean(jnp.sum(jnp.square(codes - estimates), axis=1))
 
 
 def real_code_loss(code_logits, altered_code_logits):
@@ -82,30 +99,48 @@ def real_code_loss(code_logits, altered_code_logits):
     return conditional_entropy - marginal_entropy + consistency
 
 
-def sample_codes(key, count: int, noise_dim: int, categories: int):
-    """z ~ N(0, I) (count, noise_dim) and c ~ uniform{0..K−1} (count,)."""
+def sample_codes(key, count: int, noise_dim: int, categories: int, continuous: int = 0):
+    """G's inputs: z (count, noise_dim + continuous) and c ~ uniform{0..K−1} (count,).
+
+    z = [noise ~ N(0, I), c′ ~ U(−1, 1)]: its last ``continuous`` columns are the continuous codes Q estimates.
+    """
     noise_key, code_key = jax.random.split(key)
-    return sample_latent(noise_key, count, noise_dim), jax.random.randint(code_key, (count,), 0, categories)
+    z = sample_latent(noise_key, count, noise_dim)
+    if continuous:  # their own key, folded in, so that runs without them draw exactly as before
+        codes = jax.random.uniform(jax.random.fold_in(key, 2), (count, continuous), minval=-1.0, maxval=1.0)
+        z = jnp.concatenate([z, codes], axis=1)
+    return z, jax.random.randint(code_key, (count,), 0, categories)
 
 
-def _categories(d_state: TrainState) -> int:
-    return nnx.merge(d_state.graphdef, d_state.params, d_state.batch_stats).categories
+def _codes(key, count: int, g_state: TrainState, d_state: TrainState):
+    """``sample_codes`` for these players, and the information loss of Q's outputs on the images they make."""
+    q = nnx.merge(d_state.graphdef, d_state.params, d_state.batch_stats)
+    noise_dim = latent_dim(g_state) - q.continuous
+    z, codes = sample_codes(key, count, noise_dim, q.categories, q.continuous)
+
+    def information(code_logits, continuous_estimates):  # −L_I + H(c), and the continuous codes' term
+        loss = information_loss(code_logits, codes)
+        if q.continuous:  # a Python branch on the model's shape: plain InfoGAN traces none of this
+            loss = loss + continuous_information_loss(continuous_estimates[:, :q.continuous], z[:, noise_dim:])
+        return loss
+
+    return z, codes, information
 
 
 def _d_step(d_state, g_state, images, key, information_weight, real_weight=0.0, shear=0.0):
-    z, codes = sample_codes(key, images.shape[0], latent_dim(g_state), _categories(d_state))
+    z, codes, information_of = _codes(key, images.shape[0], g_state, d_state)
     fake, _ = apply_model(g_state, g_state.params, g_state.batch_stats, (z, codes), train=True)
     fake = lax.stop_gradient(fake)  # D's loss must not reach G
 
     def d_loss(params, stats, real_outputs, fake_outputs):
-        (real_logits, real_code_logits), (fake_logits, code_logits) = real_outputs, fake_outputs
-        information = information_loss(code_logits, codes)
+        (real_logits, real_code_logits, _), (fake_logits, *q_outputs) = real_outputs, fake_outputs
+        information = information_of(*q_outputs)
         loss = losses.d_loss(real_logits, fake_logits) + information_weight * information
         real_term = jnp.zeros(())
         if real_weight:  # a Python branch on a static setting: plain InfoGAN traces none of this
             # T: ±15°, ×(1 ± 0.1), ±2 px, and a slant of up to ±shear
             altered = data.random_affine(jax.random.fold_in(key, 1), images, max_shear=shear)
-            (_, altered_code_logits), stats = apply_model(d_state, params, stats, altered, train=True)
+            (_, altered_code_logits, _), stats = apply_model(d_state, params, stats, altered, train=True)
             real_term = real_code_loss(real_code_logits, altered_code_logits)
             loss = loss + real_weight * real_term
         return loss, stats, {"information_loss": information, "real_code_loss": real_term}
@@ -114,12 +149,12 @@ def _d_step(d_state, g_state, images, key, information_weight, real_weight=0.0, 
 
 
 def _g_step(g_state, d_state, batch_size, key, information_weight):
-    z, codes = sample_codes(key, batch_size, latent_dim(g_state), _categories(d_state))
+    z, codes, information_of = _codes(key, batch_size, g_state, d_state)
 
     def g_loss(params):
         fake, stats = apply_model(g_state, params[0], g_state.batch_stats, (z, codes), train=True)
-        (fake_logits, code_logits), _ = apply_model(d_state, d_state.params, d_state.batch_stats, fake, train=True)
-        loss = losses.g_loss_non_saturating(fake_logits) + information_weight * information_loss(code_logits, codes)
+        (fake_logits, *q_outputs), _ = apply_model(d_state, d_state.params, d_state.batch_stats, fake, train=True)
+        loss = losses.g_loss_non_saturating(fake_logits) + information_weight * information_of(*q_outputs)
         return loss, ((stats,), {})
 
     (g_state,), metrics = generator_step((g_state,), g_loss)
@@ -175,9 +210,9 @@ def code_probabilities(d_state: TrainState, images, batch_size: int = 1000) -> n
 
 @partial(jit, static_argnames=("shear",))
 def _real_code_loss_on(d_state: TrainState, images, key, shear=0.0):
-    (_, code_logits), _ = apply_model(d_state, d_state.params, d_state.batch_stats, images, train=False)
+    (_, code_logits, _), _ = apply_model(d_state, d_state.params, d_state.batch_stats, images, train=False)
     altered = data.random_affine(key, images, max_shear=shear)
-    (_, altered_code_logits), _ = apply_model(d_state, d_state.params, d_state.batch_stats, altered, train=False)
+    (_, altered_code_logits, _), _ = apply_model(d_state, d_state.params, d_state.batch_stats, altered, train=False)
     return real_code_loss(code_logits, altered_code_logits)
 
 

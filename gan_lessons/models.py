@@ -369,18 +369,21 @@ def _flat_size(config: DCGANConfig) -> int:
 
 
 class InfoGANDiscriminator(nnx.Module):
-    """images (B, 28, 28, 1) → (logits (B,), category logits (B, categories)).
+    """images (B, 28, 28, 1) → (logits (B,), category logits (B, categories), continuous codes (B, continuous)).
 
     Chen et al. (2016): D and the code network Q share every convolution; Q is a small head on D's
     last features φ(x) (B, 7·7·c2):
         body (``DCGANDiscriminator``) → φ(x) → Dense → ℓ(x)                 "real or fake?"
                                           └→ Dense 128 → Dense → Q(c | x)   "which code made this?"
+    With ``continuous`` > 0, Q also estimates G's continuous codes c′ (the paper's two for MNIST); with 0 its
+    third output is a column nothing reads.
     """
 
-    def __init__(self, config: DCGANConfig, categories: int = 10, norm: str = "none", *, rngs: nnx.Rngs):
-        self.categories = categories
+    def __init__(self, config: DCGANConfig, categories: int = 10, norm: str = "none", continuous: int = 0, *,
+                 rngs: nnx.Rngs):
+        self.categories, self.continuous = categories, continuous
         self.body = DCGANDiscriminator(config, norm, rngs=rngs)
-        self.code_head = CodeHead(_flat_size(config), categories, rngs=rngs)
+        self.code_head = CodeHead(_flat_size(config), categories, continuous, rngs=rngs)
 
     def features(self, x):
         """D's activations [(B, 14, 14, c1), (B, 7, 7, c2)] and Q's hidden layer (B, 128)."""
@@ -390,7 +393,8 @@ class InfoGANDiscriminator(nnx.Module):
 
     def __call__(self, x):
         flat = self.body.features(x)[-1].reshape(x.shape[0], -1)  # φ(x): (B, 7·7·c2)
-        return self.body.output(flat)[:, 0], self.code_head(flat)[0]  # (B,), (B, categories)
+        code_logits, continuous = self.code_head(flat)
+        return self.body.output(flat)[:, 0], code_logits, continuous  # (B,), (B, categories), (B, continuous)
 
 
 class LatentEncoder(nnx.Module):

@@ -19,6 +19,7 @@ the cache folder, or a verified download.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shlex
 import sys
 import time
@@ -28,6 +29,7 @@ import jax
 
 from gan_lessons import data, pretrained
 from gan_lessons.dcgan import judge_generator, train_dcgan
+from gan_lessons.infogan import INFOGAN
 from gan_lessons.running import Checkpointing
 from gan_lessons.state import TrainState, dcgan_optimizer
 
@@ -142,7 +144,8 @@ def _code_gan_command(args) -> dict:
     steps = int(round(args.epochs * (len(images) // args.batch_size)))
     start = time.perf_counter()
     if args.model == "infogan":
-        g_state, d_state = infogan.make_infogan(model_key)
+        config = dataclasses.replace(infogan.INFOGAN, latent_dim=args.noise_dim)
+        g_state, d_state = infogan.make_infogan(model_key, config=config, continuous=args.continuous_codes)
         d_state, g_state, _ = infogan.train(d_state, g_state, images, train_key, steps, args.batch_size,
                                             real_weight=args.real_weight, shear=args.shear,
                                             checkpointing=_checkpointing(args))
@@ -175,8 +178,11 @@ def _code_gan_command(args) -> dict:
 def _output(args) -> Path:
     names = {"classifier": "classifier_{dataset}", "dcgan": "dcgan_{config}_{dataset}",
              "conditional_dcgan": "conditional_dcgan_{config}_{dataset}"}
-    if args.model == "infogan" and args.real_weight:
-        names["infogan"] = "infogan_real_{dataset}"  # a different model: InfoGAN with the real-data term
+    if args.model == "infogan":  # with the real-data term, or other latent sizes: never the shipped model
+        names["infogan"] = "infogan_real" if args.real_weight else "infogan"
+        if (args.noise_dim, args.continuous_codes) != (INFOGAN.latent_dim, 0):
+            names["infogan"] += "_z{noise_dim}_c{continuous_codes}"
+        names["infogan"] += "_{dataset}"
     if args.model == "clustergan" and args.recipe != "course":  # other players: never the shipped course model
         names["clustergan"] = "clustergan_{recipe}_{dataset}"
     if args.validation and not args.out:  # a candidate must not replace the shipped model
@@ -217,6 +223,10 @@ def _add_code_gan_options(commands: dict) -> None:
                                              "WGAN-GP critic (5 steps per G step), σ = 0.1 (clustergan.PAPER)")
     commands["infogan"].add_argument("--real-weight", type=float, default=0.0,
                                      help="weight of the real-data term on Q (infogan.real_code_loss; 0: none)")
+    commands["infogan"].add_argument("--noise-dim", type=int, default=INFOGAN.latent_dim,
+                                     help="G's noise dimensions beside its codes (the paper's MNIST model: 62)")
+    commands["infogan"].add_argument("--continuous-codes", type=int, default=0,
+                                     help="continuous codes c′ ~ U(−1, 1) that Q estimates too (the paper's: 2)")
     commands["infogan"].add_argument("--shear", type=float, default=0.0,
                                      help="with --real-weight: the altered copies T(x) are also slanted by a "
                                           "shear of up to ± this (0: none)")

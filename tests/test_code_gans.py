@@ -1,5 +1,6 @@
 """InfoGAN, ClusterGAN and BiGAN: their losses on closed-form cases, and who each update may change."""
 
+import dataclasses
 import math
 
 import jax
@@ -100,6 +101,33 @@ def test_infogan_step_updates_both_players_and_q_learns_the_code():
     assert clusters.shape == (50,) and len(np.unique(clusters)) > 1  # not one cluster for everything
 
 
+def test_continuous_information_loss_is_the_unit_gaussians_negative_log_density():
+    codes, estimates = jnp.array([[0.5, -1.0], [0.0, 0.25]]), jnp.array([[0.0, -1.0], [1.0, 0.25]])
+    # ½ mean over images of the squared distance summed over codes: ½ (0.25 + 1) / 2
+    assert float(infogan.continuous_information_loss(estimates, codes)) == pytest.approx(0.3125, rel=1e-6)
+    log_density = jax.scipy.stats.norm.logpdf(codes, loc=estimates).sum(axis=1).mean()
+    assert float(infogan.continuous_information_loss(estimates, codes)) == pytest.approx(
+        -float(log_density) - math.log(2 * math.pi), rel=1e-6)  # less the constant ½ log 2π per dimension
+
+
+def test_infogan_with_continuous_codes_draws_them_uniform_and_q_learns_them():
+    g_state, d_state = infogan.make_infogan(jax.random.key(0), continuous=2)
+    plain_z, plain_codes = infogan.sample_codes(jax.random.key(5), 4000, 8, 10)
+    z, codes = infogan.sample_codes(jax.random.key(5), 4000, 8, 10, continuous=2)
+    # the noise and the categories are drawn as without continuous codes; c′ ~ U(−1, 1) in the last columns
+    np.testing.assert_array_equal(z[:, :8], plain_z)
+    np.testing.assert_array_equal(codes, plain_codes)
+    assert float(z[:, 8:].min()) >= -1 and float(z[:, 8:].max()) <= 1
+    assert float(jnp.var(z[:, 8:])) == pytest.approx(1 / 3, rel=0.05)  # a uniform on [−1, 1] has variance 1/3
+    real = np.asarray(_images(jax.random.key(3), 2000))
+    _, _, first = infogan.train_step(d_state, g_state, jnp.asarray(real[:64]), jax.random.key(2))
+    # information loss at the start: log K for the category, about ½·2·(1/3 + E[ĉ′²]) for the two codes
+    assert float(first["information_loss"]) > math.log(10) + 0.2
+    d_state, g_state, history = infogan.train(d_state, g_state, real, jax.random.key(4), steps=100, progress=False)
+    assert history["information_loss"][-20:].mean() < 0.5 * math.log(10)  # Q reads both kinds of code
+    assert infogan.predict_clusters(d_state, real[:50], batch_size=25).shape == (50,)
+
+
 def test_clustergan_step_updates_all_three_players():
     g_state, d_state, e_state = clustergan.make_clustergan(jax.random.key(0))
     noise, codes = clustergan.sample_prior(jax.random.key(5), 1000, 30, 10)
@@ -167,6 +195,25 @@ def test_train_command_trains_clustergan_by_the_papers_recipe(tmp_path, data_dir
         clustergan.RECIPES)  # the command offers every recipe the library has
     # without --out, a recipe other than the course's never lands on the shipped ClusterGAN's file
     assert train._output(parser.parse_args(["clustergan", "--recipe", "paper"])).name == "clustergan_paper_mnist.ckpt"
+
+
+def test_train_command_trains_infogan_with_the_papers_latent_codes(tmp_path, data_dir):
+    from gan_lessons import pretrained, train
+
+    out = tmp_path / "infogan_paper_latent.ckpt"
+    options = ["--noise-dim", "62", "--continuous-codes", "2"]
+    train.main(["infogan", *options, "--epochs", "0.005", "--data-dir", str(data_dir), "--out", str(out)])
+    config = dataclasses.replace(infogan.INFOGAN, latent_dim=62)
+    states = dict(zip(("generator", "discriminator"), infogan.make_infogan(jax.random.key(1), config=config,
+                                                                         continuous=2)))
+    _, config = pretrained.load_players(out, states)  # fits G with 62 + 2 inputs and Q with 2 estimates
+    assert (config["noise_dim"], config["continuous_codes"]) == (62, 2)
+    # without --out, other latent codes never land on a shipped InfoGAN's file
+    parser = train.build_parser()
+    assert train._output(parser.parse_args(["infogan", *options])).name == "infogan_z62_c2_mnist.ckpt"
+    assert train._output(parser.parse_args(["infogan", "--real-weight", "1", *options])).name == (
+        "infogan_real_z62_c2_mnist.ckpt")
+    assert train._output(parser.parse_args(["infogan"])).name == "infogan_mnist.ckpt"
 
 
 @pytest.mark.parametrize("model", ["infogan", "bigan"])
