@@ -35,7 +35,13 @@ from jax import lax
 from gan_lessons import data, losses
 from gan_lessons.checks import check_images
 from gan_lessons.compiling import jit
-from gan_lessons.models import CPU, ConditionalDCGANGenerator, DCGANConfig, InfoGANDiscriminator
+from gan_lessons.models import (
+    CPU,
+    ConditionalDCGANGenerator,
+    DCGANConfig,
+    HiddenLayerConditionalGenerator,
+    InfoGANDiscriminator,
+)
 from gan_lessons.running import Checkpointing, run_steps
 from gan_lessons.state import TrainState, adam, apply_model, in_batches, latent_dim, sample_latent
 from gan_lessons.steps import discriminator_step, generator_step
@@ -44,19 +50,27 @@ from gan_lessons.steps import discriminator_step, generator_step
 # instead of the paper's 62: measured on MNIST (seed 0, 3,000 steps), the code's clustering accuracy was
 # 0.39 with 62, 0.49 with 16 and 0.52 with 8. Less noise leaves more of each image for the code to explain.
 INFOGAN = DCGANConfig("infogan", 8, CPU.projection_channels, CPU.generator_layers, (32, 64), CPU.kernel_size)
+# Chen et al.'s MNIST networks (Appendix C.1): G: FC 1024 → FC 7·7·128 → ConvT 64 → ConvT 1; D: Conv 64 → Conv 128 →
+# FC 1024, then D's logit, and Q's FC 128 → codes. Their 62 noise dimensions are the train command's --noise-dim.
+PAPER_NETWORKS = DCGANConfig("infogan-paper", 8, 128, ((64, 2), (1, 2)), (64, 128), 4)
+NETWORKS = {"course": (INFOGAN, 0), "paper": (PAPER_NETWORKS, 1024)}  # (sizes, make_infogan's hidden)
 
 
 def make_infogan(key: jax.Array, categories: int = 10, config: DCGANConfig = INFOGAN,
                  generator_learning_rate: float = 1e-3, discriminator_learning_rate: float = 2e-4,
-                 discriminator_norm: str = "batch", continuous: int = 0):
+                 discriminator_norm: str = "batch", continuous: int = 0, hidden: int = 0):
     """(g_state, d_state): G(z, c) and D with its Q head, with InfoGAN's Adam settings (β1 = 0.5).
 
     G's z holds ``config.latent_dim`` noise dimensions, then ``continuous`` continuous codes (``sample_codes``).
+    ``hidden`` > 0: a Dense layer of that many units first in G and last in D's body (the paper's 1024).
     """
     generator_key, discriminator_key = jax.random.split(key)
     widened = dataclasses.replace(config, latent_dim=config.latent_dim + continuous)
-    generator = ConditionalDCGANGenerator(widened, categories, rngs=nnx.Rngs(generator_key))
-    discriminator = InfoGANDiscriminator(config, categories, discriminator_norm, continuous,
+    if hidden:
+        generator = HiddenLayerConditionalGenerator(widened, categories, hidden, rngs=nnx.Rngs(generator_key))
+    else:
+        generator = ConditionalDCGANGenerator(widened, categories, rngs=nnx.Rngs(generator_key))
+    discriminator = InfoGANDiscriminator(config, categories, discriminator_norm, continuous, hidden,
                                          rngs=nnx.Rngs(discriminator_key))
     return (TrainState.create(generator, adam(generator_learning_rate, 0.5)),
             TrainState.create(discriminator, adam(discriminator_learning_rate, 0.5)))

@@ -8,7 +8,7 @@ the sigmoid themselves, which is numerically stable — and exposes
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import jax
 import jax.numpy as jnp
@@ -285,6 +285,24 @@ class ConditionalDCGANGenerator(nnx.Module):
         return self.body(inputs)  # (B, 28, 28, 1)
 
 
+class HiddenLayerConditionalGenerator(nnx.Module):
+    """(z, labels) → images: ``ConditionalDCGANGenerator`` with a Dense layer of ``hidden`` units (BatchNorm, ReLU)
+    before its projection, as InfoGAN's MNIST generator (Chen et al. 2016, C.1: FC 1024 → FC 7·7·128 → ConvT 64 →
+    ConvT 1):  [z, one_hot(y)] → Dense(hidden) → the DCGAN generator.
+    """
+
+    def __init__(self, config: DCGANConfig, classes: int = 10, hidden: int = 1024, *, rngs: nnx.Rngs):
+        self.latent_dim, self.classes = config.latent_dim, classes
+        self.hidden = nnx.Linear(config.latent_dim + classes, hidden, use_bias=False, kernel_init=DCGAN_INIT,
+                                 rngs=rngs)
+        self.hidden_norm = nnx.BatchNorm(hidden, momentum=BATCHNORM_MOMENTUM, rngs=rngs)
+        self.body = DCGANGenerator(replace(config, name=f"{config.name}+{hidden}", latent_dim=hidden), rngs=rngs)
+
+    def __call__(self, z, labels):
+        inputs = jnp.concatenate([z, jax.nn.one_hot(labels, self.classes)], axis=1)  # (B, latent_dim + classes)
+        return self.body(jax.nn.relu(self.hidden_norm(self.hidden(inputs))))  # (B, 28, 28, 1)
+
+
 class ConditionalDCGANDiscriminator(nnx.Module):
     """(images (B, 28, 28, 1), labels (B,)) → logits (B,): "is this a real image *of this class*?"
 
@@ -376,25 +394,37 @@ class InfoGANDiscriminator(nnx.Module):
         body (``DCGANDiscriminator``) → φ(x) → Dense → ℓ(x)                 "real or fake?"
                                           └→ Dense 128 → Dense → Q(c | x)   "which code made this?"
     With ``continuous`` > 0, Q also estimates G's continuous codes c′ (the paper's two for MNIST); with 0 its
-    third output is a column nothing reads.
+    third output is a column nothing reads. With ``hidden`` > 0, φ(x) is a Dense layer of that many units
+    (BatchNorm, LeakyReLU) on the convolutions, as in the paper's MNIST model (1024), and D's logit reads it.
     """
 
-    def __init__(self, config: DCGANConfig, categories: int = 10, norm: str = "none", continuous: int = 0, *,
-                 rngs: nnx.Rngs):
-        self.categories, self.continuous = categories, continuous
+    def __init__(self, config: DCGANConfig, categories: int = 10, norm: str = "none", continuous: int = 0,
+                 hidden: int = 0, *, rngs: nnx.Rngs):
+        self.categories, self.continuous, self.hidden_units = categories, continuous, hidden
         self.body = DCGANDiscriminator(config, norm, rngs=rngs)
-        self.code_head = CodeHead(_flat_size(config), categories, continuous, rngs=rngs)
+        if hidden:  # the body's own Dense logit then goes unused
+            self.hidden = nnx.Linear(_flat_size(config), hidden, use_bias=False, kernel_init=DCGAN_INIT, rngs=rngs)
+            self.hidden_norm = nnx.BatchNorm(hidden, momentum=BATCHNORM_MOMENTUM, rngs=rngs)
+            self.output = nnx.Linear(hidden, 1, kernel_init=DCGAN_INIT, rngs=rngs)
+        self.code_head = CodeHead(hidden or _flat_size(config), categories, continuous, rngs=rngs)
+
+    def _phi(self, last_activation):
+        """φ(x) from the last convolution's activation (B, 7, 7, c2): flattened, then the Dense layer if any."""
+        flat = last_activation.reshape(last_activation.shape[0], -1)  # (B, 7·7·c2)
+        if self.hidden_units:  # a Python branch on the model's shape
+            return leaky_relu(self.hidden_norm(self.hidden(flat)))  # (B, hidden)
+        return flat
 
     def features(self, x):
         """D's activations [(B, 14, 14, c1), (B, 7, 7, c2)] and Q's hidden layer (B, 128)."""
         activations = self.body.features(x)
-        flat = activations[-1].reshape(x.shape[0], -1)  # (B, 7·7·c2)
-        return [*activations, leaky_relu(self.code_head.hidden(flat))]
+        return [*activations, leaky_relu(self.code_head.hidden(self._phi(activations[-1])))]
 
     def __call__(self, x):
-        flat = self.body.features(x)[-1].reshape(x.shape[0], -1)  # φ(x): (B, 7·7·c2)
-        code_logits, continuous = self.code_head(flat)
-        return self.body.output(flat)[:, 0], code_logits, continuous  # (B,), (B, categories), (B, continuous)
+        phi = self._phi(self.body.features(x)[-1])  # φ(x): (B, 7·7·c2), or (B, hidden)
+        code_logits, continuous = self.code_head(phi)
+        logits = (self.output if self.hidden_units else self.body.output)(phi)[:, 0]
+        return logits, code_logits, continuous  # (B,), (B, categories), (B, continuous)
 
 
 class LatentEncoder(nnx.Module):

@@ -144,8 +144,10 @@ def _code_gan_command(args) -> dict:
     steps = int(round(args.epochs * (len(images) // args.batch_size)))
     start = time.perf_counter()
     if args.model == "infogan":
-        config = dataclasses.replace(infogan.INFOGAN, latent_dim=args.noise_dim)
-        g_state, d_state = infogan.make_infogan(model_key, config=config, continuous=args.continuous_codes)
+        networks, hidden = infogan.NETWORKS[args.networks]
+        config = dataclasses.replace(networks, latent_dim=args.noise_dim)
+        g_state, d_state = infogan.make_infogan(model_key, config=config, continuous=args.continuous_codes,
+                                                hidden=hidden)
         d_state, g_state, _ = infogan.train(d_state, g_state, images, train_key, steps, args.batch_size,
                                             real_weight=args.real_weight, shear=args.shear,
                                             checkpointing=_checkpointing(args))
@@ -180,8 +182,8 @@ def _output(args) -> Path:
              "conditional_dcgan": "conditional_dcgan_{config}_{dataset}"}
     if args.model == "infogan":  # with the real-data term, or other latent sizes: never the shipped model
         names["infogan"] = "infogan_real" if args.real_weight else "infogan"
-        if (args.noise_dim, args.continuous_codes) != (INFOGAN.latent_dim, 0):
-            names["infogan"] += "_z{noise_dim}_c{continuous_codes}"
+        if (args.networks, args.noise_dim, args.continuous_codes) != ("course", INFOGAN.latent_dim, 0):
+            names["infogan"] += "_{networks}_z{noise_dim}_c{continuous_codes}"
         names["infogan"] += "_{dataset}"
     if args.model == "clustergan" and args.recipe != "course":  # other players: never the shipped course model
         names["clustergan"] = "clustergan_{recipe}_{dataset}"
@@ -223,6 +225,9 @@ def _add_code_gan_options(commands: dict) -> None:
                                              "WGAN-GP critic (5 steps per G step), σ = 0.1 (clustergan.PAPER)")
     commands["infogan"].add_argument("--real-weight", type=float, default=0.0,
                                      help="weight of the real-data term on Q (infogan.real_code_loss; 0: none)")
+    commands["infogan"].add_argument("--networks", choices=["course", "paper"], default="course",
+                                     help="course: infogan.INFOGAN; paper: Chen et al.'s, with FC 1024 layers "
+                                          "(infogan.PAPER_NETWORKS)")
     commands["infogan"].add_argument("--noise-dim", type=int, default=INFOGAN.latent_dim,
                                      help="G's noise dimensions beside its codes (the paper's MNIST model: 62)")
     commands["infogan"].add_argument("--continuous-codes", type=int, default=0,
