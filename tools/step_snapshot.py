@@ -6,10 +6,10 @@ leaves the arithmetic bitwise the same.
     python tools/step_snapshot.py compare before.npz after.npz
 
 The steps: the eight recipes of ``training.OBJECTIVES``, the conditional GAN with and without R1, InfoGAN
-plain, with its real-data term and sheared, ClusterGAN (both recipes) and BiGAN; each returns its states and
-metrics, and every array of them is kept (parameters, BatchNorm statistics, optimiser states, metrics). JAX is
-bitwise repeatable on one machine, so two saves of the same library compare equal there; across machines, compare
-with a tolerance.
+plain, with its real-data term, sheared and with continuous codes (both networks), ClusterGAN (both recipes) and
+BiGAN; each returns its states and metrics, and every array of them is kept (parameters, BatchNorm statistics,
+optimiser states, metrics). JAX is bitwise repeatable on one machine, so two saves of the same library compare equal
+there; across machines, compare with a tolerance.
 """
 
 from __future__ import annotations
@@ -48,6 +48,10 @@ def snapshot() -> dict[str, np.ndarray]:
         g_state, d_state = infogan.make_infogan(jax.random.key(0))
         keep(f"infogan{real_weight},{shear}", infogan.train_step(
             d_state, g_state, images[0], jax.random.key(3), real_weight=real_weight, shear=shear))
+    for networks in ("course", "paper"):  # with the paper's two continuous codes
+        config, hidden = infogan.NETWORKS[networks]
+        g_state, d_state = infogan.make_infogan(jax.random.key(0), config=config, continuous=2, hidden=hidden)
+        keep(f"infogan {networks} continuous", infogan.train_step(d_state, g_state, images[0], jax.random.key(3)))
     g_state, d_state, e_state = clustergan.make_clustergan(jax.random.key(0))
     keep("clustergan", clustergan.train_step(d_state, g_state, e_state, images[0], jax.random.key(3)))
     g_state, d_state, e_state = clustergan.make_clustergan(jax.random.key(0), recipe=clustergan.PAPER)
