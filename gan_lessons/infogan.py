@@ -126,29 +126,30 @@ def sample_codes(key, count: int, noise_dim: int, categories: int, continuous: i
     return z, jax.random.randint(code_key, (count,), 0, categories)
 
 
-def _codes(key, count: int, g_state: TrainState, d_state: TrainState):
-    """``sample_codes`` for these players, and the information loss of Q's outputs on the images they make."""
+def _code_sizes(g_state: TrainState, d_state: TrainState) -> tuple[int, int, int]:
+    """(noise dimensions, categories, continuous codes) of these players: G's z is noise, then continuous codes."""
     q = nnx.merge(d_state.graphdef, d_state.params, d_state.batch_stats)
-    noise_dim = latent_dim(g_state) - q.continuous
-    z, codes = sample_codes(key, count, noise_dim, q.categories, q.continuous)
+    return latent_dim(g_state) - q.continuous, q.categories, q.continuous
 
-    def information(code_logits, continuous_estimates):  # −L_I + H(c), and the continuous codes' term
-        loss = information_loss(code_logits, codes)
-        if q.continuous:  # a Python branch on the model's shape: plain InfoGAN traces none of this
-            loss = loss + continuous_information_loss(continuous_estimates[:, :q.continuous], z[:, noise_dim:])
-        return loss
 
-    return z, codes, information
+def _information(code_logits, estimates, codes, z, noise_dim: int):
+    """−L_I + H(c) of Q's outputs on G(z, c); with continuous codes in z, their ½‖c′ − ĉ′‖² besides."""
+    loss = information_loss(code_logits, codes)
+    continuous = z.shape[1] - noise_dim
+    if continuous:  # a Python branch on a shape: plain InfoGAN traces none of this
+        loss = loss + continuous_information_loss(estimates[:, :continuous], z[:, noise_dim:])
+    return loss
 
 
 def _d_step(d_state, g_state, images, key, information_weight, real_weight=0.0, shear=0.0):
-    z, codes, information_of = _codes(key, images.shape[0], g_state, d_state)
+    noise_dim, categories, continuous = _code_sizes(g_state, d_state)
+    z, codes = sample_codes(key, images.shape[0], noise_dim, categories, continuous)
     fake, _ = apply_model(g_state, g_state.params, g_state.batch_stats, (z, codes), train=True)
     fake = lax.stop_gradient(fake)  # D's loss must not reach G
 
     def d_loss(params, stats, real_outputs, fake_outputs):
-        (real_logits, real_code_logits, _), (fake_logits, *q_outputs) = real_outputs, fake_outputs
-        information = information_of(*q_outputs)
+        (real_logits, real_code_logits, _), (fake_logits, code_logits, estimates) = real_outputs, fake_outputs
+        information = _information(code_logits, estimates, codes, z, noise_dim)
         loss = losses.d_loss(real_logits, fake_logits) + information_weight * information
         real_term = jnp.zeros(())
         if real_weight:  # a Python branch on a static setting: plain InfoGAN traces none of this
@@ -163,12 +164,15 @@ def _d_step(d_state, g_state, images, key, information_weight, real_weight=0.0, 
 
 
 def _g_step(g_state, d_state, batch_size, key, information_weight):
-    z, codes, information_of = _codes(key, batch_size, g_state, d_state)
+    noise_dim, categories, continuous = _code_sizes(g_state, d_state)
+    z, codes = sample_codes(key, batch_size, noise_dim, categories, continuous)
 
     def g_loss(params):
         fake, stats = apply_model(g_state, params[0], g_state.batch_stats, (z, codes), train=True)
-        (fake_logits, *q_outputs), _ = apply_model(d_state, d_state.params, d_state.batch_stats, fake, train=True)
-        loss = losses.g_loss_non_saturating(fake_logits) + information_weight * information_of(*q_outputs)
+        (fake_logits, code_logits, estimates), _ = apply_model(d_state, d_state.params, d_state.batch_stats, fake,
+                                                               train=True)
+        loss = (losses.g_loss_non_saturating(fake_logits)
+                + information_weight * _information(code_logits, estimates, codes, z, noise_dim))
         return loss, ((stats,), {})
 
     (g_state,), metrics = generator_step((g_state,), g_loss)
