@@ -50,9 +50,10 @@ from gan_lessons.steps import discriminator_step, generator_step
 # instead of the paper's 62: measured on MNIST (seed 0, 3,000 steps), the code's clustering accuracy was
 # 0.39 with 62, 0.49 with 16 and 0.52 with 8. Less noise leaves more of each image for the code to explain.
 INFOGAN = DCGANConfig("infogan", 8, CPU.projection_channels, CPU.generator_layers, (32, 64), CPU.kernel_size)
-# Chen et al.'s MNIST networks (Appendix C.1): G: FC 1024 → FC 7·7·128 → ConvT 64 → ConvT 1; D: Conv 64 → Conv 128 →
-# FC 1024, then D's logit, and Q's FC 128 → codes. Their 62 noise dimensions are the train command's --noise-dim.
-PAPER_NETWORKS = DCGANConfig("infogan-paper", 8, 128, ((64, 2), (1, 2)), (64, 128), 4)
+# Chen et al.'s MNIST networks (Appendix C.1; github.com/openai/InfoGAN, regularized_gan.py): G: FC 1024 → FC 7·7·128
+# → ConvT 64 → ConvT 1; D: Conv 64 → Conv 128 → FC 1024, then D's logit, and Q's FC 128 → codes. Not as theirs: Q's
+# FC 128 has no BatchNorm here, the noise is N(0, I) (theirs: 62 dimensions of U(−1, 1)), and images are in [−1, 1].
+PAPER_NETWORKS = DCGANConfig("infogan-paper", 62, 128, ((64, 2), (1, 2)), (64, 128), 4)
 NETWORKS = {"course": (INFOGAN, 0), "paper": (PAPER_NETWORKS, 1024)}  # (sizes, make_infogan's hidden)
 
 

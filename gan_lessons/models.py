@@ -400,6 +400,9 @@ class InfoGANDiscriminator(nnx.Module):
 
     def __init__(self, config: DCGANConfig, categories: int = 10, norm: str = "none", continuous: int = 0,
                  hidden: int = 0, *, rngs: nnx.Rngs):
+        if hidden and norm != "batch":
+            raise ValueError(f"a hidden Dense layer comes with BatchNorm, as in the paper: norm must be 'batch' with "
+                             f"hidden={hidden}, got {norm!r}")
         self.categories, self.continuous, self.hidden_units = categories, continuous, hidden
         self.body = DCGANDiscriminator(config, norm, rngs=rngs)
         if hidden:  # the body's own Dense logit then goes unused
@@ -416,15 +419,17 @@ class InfoGANDiscriminator(nnx.Module):
         return flat
 
     def features(self, x):
-        """D's activations [(B, 14, 14, c1), (B, 7, 7, c2)] and Q's hidden layer (B, 128)."""
+        """D's activations [(B, 14, 14, c1), (B, 7, 7, c2)], its Dense layer's (B, hidden) if it has one, and Q's
+        hidden layer (B, 128)."""
         activations = self.body.features(x)
-        return [*activations, leaky_relu(self.code_head.hidden(self._phi(activations[-1])))]
+        phi = self._phi(activations[-1])
+        return [*activations, *([phi] if self.hidden_units else []), leaky_relu(self.code_head.hidden(phi))]
 
     def __call__(self, x):
         phi = self._phi(self.body.features(x)[-1])  # φ(x): (B, 7·7·c2), or (B, hidden)
-        code_logits, continuous = self.code_head(phi)
+        code_logits, estimates = self.code_head(phi)
         logits = (self.output if self.hidden_units else self.body.output)(phi)[:, 0]
-        return logits, code_logits, continuous  # (B,), (B, categories), (B, continuous)
+        return logits, code_logits, estimates  # (B,), (B, categories), (B, continuous)
 
 
 class LatentEncoder(nnx.Module):

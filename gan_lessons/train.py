@@ -227,9 +227,10 @@ def _add_code_gan_options(commands: dict) -> None:
                                      help="weight of the real-data term on Q (infogan.real_code_loss; 0: none)")
     commands["infogan"].add_argument("--networks", choices=["course", "paper"], default="course",
                                      help="course: infogan.INFOGAN; paper: Chen et al.'s, with FC 1024 layers "
-                                          "(infogan.PAPER_NETWORKS)")
+                                          "(infogan.PAPER_NETWORKS); only the networks: --noise-dim sets z")
     commands["infogan"].add_argument("--noise-dim", type=int, default=INFOGAN.latent_dim,
-                                     help="G's noise dimensions beside its codes (the paper's MNIST model: 62)")
+                                     help="G's noise dimensions beside its codes, N(0, I) whatever the networks (the "
+                                          "paper's MNIST model: 62, drawn from U(−1, 1))")
     commands["infogan"].add_argument("--continuous-codes", type=int, default=0,
                                      help="continuous codes c′ ~ U(−1, 1) that Q estimates too (the paper's: 2)")
     commands["infogan"].add_argument("--shear", type=float, default=0.0,

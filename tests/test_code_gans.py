@@ -111,6 +111,8 @@ def test_continuous_information_loss_is_the_unit_gaussians_negative_log_density(
 
 
 def test_infogan_with_continuous_codes_draws_them_uniform_and_q_learns_them():
+    from gan_lessons.state import apply_model
+
     g_state, d_state = infogan.make_infogan(jax.random.key(0), continuous=2)
     plain_z, plain_codes = infogan.sample_codes(jax.random.key(5), 4000, 8, 10)
     z, codes = infogan.sample_codes(jax.random.key(5), 4000, 8, 10, continuous=2)
@@ -124,8 +126,16 @@ def test_infogan_with_continuous_codes_draws_them_uniform_and_q_learns_them():
     # information loss at the start: log K for the category, about ½·2·(1/3 + E[ĉ′²]) for the two codes
     assert float(first["information_loss"]) > math.log(10) + 0.2
     d_state, g_state, history = infogan.train(d_state, g_state, real, jax.random.key(4), steps=100, progress=False)
-    assert history["information_loss"][-20:].mean() < 0.5 * math.log(10)  # Q reads both kinds of code
+    assert history["information_loss"][-20:].mean() < 0.5 * math.log(10)
+    # Q reads c′ back from G's images: well under the ½·2·(1/3) an estimate of 0 would score
+    z, codes = infogan.sample_codes(jax.random.key(6), 500, 8, 10, continuous=2)
+    fakes, _ = apply_model(g_state, g_state.params, g_state.batch_stats, (z, codes), train=False)
+    (_, _, estimates), _ = apply_model(d_state, d_state.params, d_state.batch_stats, fakes, train=False)
+    continuous_loss = float(infogan.continuous_information_loss(estimates, z[:, 8:]))
+    assert continuous_loss < 0.5 / 3, continuous_loss
     assert infogan.predict_clusters(d_state, real[:50], batch_size=25).shape == (50,)
+    with pytest.raises(ValueError, match="norm must be 'batch'"):
+        infogan.make_infogan(jax.random.key(0), discriminator_norm="none", hidden=1024)
 
 
 def test_clustergan_step_updates_all_three_players():
@@ -222,3 +232,97 @@ def test_train_command_trains_infogan_with_the_papers_networks_and_latent_codes(
     assert train._output(parser.parse_args(["infogan", "--real-weight", "1", "--continuous-codes", "2"])).name == (
         "infogan_real_course_z8_c2_mnist.ckpt")
     assert train._output(parser.parse_args(["infogan"])).name == "infogan_mnist.ckpt"
+
+
+@pytest.mark.parametrize("model", ["infogan", "bigan"])
+def test_train_command_writes_a_loadable_checkpoint(tmp_path, data_dir, model):
+    from gan_lessons import pretrained, train
+
+    out = tmp_path / f"{model}.ckpt"
+    real_term = ["--real-weight", "1", "--shear", "0.3"] if model == "infogan" else []  # InfoGAN + real-data term
+    result = train.main([model, "--epochs", "0.005", "--data-dir", str(data_dir), "--out", str(out), *real_term])
+    if model == "infogan":  # scored on the 10,000 test digits; a few steps in, well short of a clustering
+        assert 0.1 <= result["test_accuracy"] < 0.9
+    makers = {"infogan": infogan.make_infogan, "bigan": bigan.make_bigan}
+    states = dict(zip(("generator", "discriminator", "encoder"), makers[model](jax.random.key(20))))
+    if model == "bigan":  # BiGAN is saved without its joint discriminator
+        del states["discriminator"]
+    names = set(states)
+    loaded, config = pretrained.load_players(out, states)
+    assert config["command"].endswith(f"--out {out} {' '.join(real_term)}".strip()) and set(loaded) == set(names)
+    assert config.get("real_weight", 0) == config.get("shear", 0) / 0.3 == (1.0 if model == "infogan" else 0)
+    assert {name: config[name] for name in result} == result  # the scores travel with the weights
+    if model == "infogan":  # the label-free score stored for choosing among seeds, never below its floor −log K
+        assert -math.log(10) - 1e-3 <= config["train_real_code_loss"] <= 2 * math.log(10)
+        # the loaded weights are the trained ones: they cluster the test digits exactly as scored at the end
+        from gan_lessons import clustering, data
+
+        test_images, test_labels = data.load_mnist("test", data_dir)
+        clusters = infogan.predict_clusters(loaded["discriminator"], test_images)
+        scores = clustering.score_clustering(clusters, test_labels.astype("int64"))
+        assert round(scores.accuracy, 4) == result["test_accuracy"] and round(scores.nmi, 4) == result["test_nmi"]
+
+
+@pytest.mark.parametrize("model, dataset", [("infogan", "mnist"), ("infogan_real", "mnist"),
+                                            ("infogan_real", "fashion_mnist"), ("clustergan", "mnist")])
+def test_shipped_clustering_gan_reproduces_its_recorded_scores(data_dir, model, dataset):
+    from gan_lessons import clustering, data, pretrained
+
+    players, config = pretrained.load_code_gan(model, dataset)
+    load = data.load_mnist if dataset == "mnist" else data.load_fashion_mnist
+    images, labels = load("test", data_dir)
+    if model.startswith("infogan"):
+        clusters = infogan.predict_clusters(players["discriminator"], images)
+    else:
+        clusters = clustergan.predict_clusters(players["encoder"], images)
+    scores = clustering.score_clustering(clusters, labels.astype(np.int64))
+    # recorded on all 10,000 test digits at training time; CPUs with other core counts round differently
+    assert scores.accuracy == pytest.approx(config["test_accuracy"], abs=0.005)
+    assert scores.nmi == pytest.approx(config["test_nmi"], abs=0.005)
+
+
+def test_unknown_code_gan_is_refused():
+    from gan_lessons import pretrained
+
+    with pytest.raises(ValueError, match="must be one of"):
+        pretrained.load_code_gan("cyclegan")
+
+
+def test_train_command_with_validation_scores_held_out_training_digits_not_the_test_set(tmp_path, data_dir):
+    from gan_lessons import clustering, data, pretrained, train
+
+    with pytest.raises(SystemExit, match="--out"):  # a candidate must never replace the shipped checkpoint
+        train.main(["infogan", "--epochs", "0.005", "--data-dir", str(data_dir), "--validation", "10000"])
+    out = tmp_path / "candidate.ckpt"
+    result = train.main(["infogan", "--epochs", "0.005", "--data-dir", str(data_dir), "--validation", "10000",
+                         "--out", str(out)])
+    assert "test_accuracy" not in result and 0.1 <= result["validation_accuracy"] < 0.9
+    states = dict(zip(("generator", "discriminator"), infogan.make_infogan(jax.random.key(20))))
+    loaded, config = pretrained.load_players(out, states)
+    _, (held_out, held_out_labels) = data.validation_split(*data.load_mnist("train", data_dir), 10_000)
+    scores = clustering.score_clustering(infogan.predict_clusters(loaded["discriminator"], held_out),
+                                         held_out_labels.astype("int64"))
+    assert round(scores.accuracy, 4) == config["validation_accuracy"] == result["validation_accuracy"]
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "fashion_mnist"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_shipped_validation_runs_reproduce_their_held_out_scores_and_the_chapters_record(data_dir, dataset, seed):
+    """Chapter 09 chooses its setting from these runs' validation scores: the files must hold what they claim."""
+    import json
+    from pathlib import Path
+
+    from gan_lessons import clustering, data, pretrained
+
+    players, config = pretrained.load_code_gan("infogan_real", dataset, f"validation_seed{seed}")
+    load = data.load_mnist if dataset == "mnist" else data.load_fashion_mnist
+    _, (held_out, held_out_labels) = data.validation_split(*load("train", data_dir), config["validation"])
+    scores = clustering.score_clustering(infogan.predict_clusters(players["discriminator"], held_out),
+                                         held_out_labels.astype(np.int64))
+    assert scores.accuracy == pytest.approx(config["validation_accuracy"], abs=0.005)  # other core counts round
+    assert scores.nmi == pytest.approx(config["validation_nmi"], abs=0.005)
+    record = json.loads((Path(__file__).parents[1] / "notebooks/results/09_seed_runs.json").read_text())
+    row, = [run for run in record["validation"][dataset]["runs"]
+            if run["seed"] == seed and run["shear"] == config["shear"]]
+    assert (row["acc"], row["nmi"], row["real_code_loss"]) == (
+        config["validation_accuracy"], config["validation_nmi"], config["train_real_code_loss"])
