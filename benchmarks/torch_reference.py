@@ -96,11 +96,15 @@ class TorchGAN:
     """Both players, their Adam optimisers and the training step."""
 
     def __init__(self, generator: nn.Module, discriminator: nn.Module, latent_dim: int, learning_rate=2e-4,
-                 device: str = "cpu"):
+                 device: str = "cpu", cosine_steps: int = 0):
         self.generator, self.discriminator = generator.to(device), discriminator.to(device)
         self.latent_dim, self.device = latent_dim, device
         self.g_optimizer = torch.optim.Adam(generator.parameters(), learning_rate, betas=(0.5, 0.999))
         self.d_optimizer = torch.optim.Adam(discriminator.parameters(), learning_rate, betas=(0.5, 0.999))
+        # cosine_steps > 0: the rate falls on a cosine to 5 % of itself over that many steps, as
+        # training.recipe_optimizer's optax.cosine_decay_schedule(rate, cosine_steps, alpha=0.05)
+        self.schedulers = [torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, cosine_steps, 0.05 * learning_rate)
+                           for optimizer in (self.g_optimizer, self.d_optimizer)] if cosine_steps else []
 
     def step(self, real):
         batch = real.shape[0]
@@ -117,14 +121,16 @@ class TorchGAN:
         self.g_optimizer.zero_grad(set_to_none=True)
         g_loss.backward()  # D's gradients from this pass are cleared before D's next update
         self.g_optimizer.step()
+        for scheduler in self.schedulers:
+            scheduler.step()
         return d_loss.detach(), g_loss.detach()
 
 
-def make_torch_dcgan(config: DCGANConfig, device: str = "cpu") -> TorchGAN:
+def make_torch_dcgan(config: DCGANConfig, device: str = "cpu", learning_rate=2e-4, cosine_steps: int = 0) -> TorchGAN:
     generator, discriminator = TorchDCGANGenerator(config), TorchDCGANDiscriminator(config)
     generator.apply(dcgan_init)
     discriminator.apply(dcgan_init)
-    return TorchGAN(generator, discriminator, config.latent_dim, device=device)
+    return TorchGAN(generator, discriminator, config.latent_dim, learning_rate, device, cosine_steps)
 
 
 def make_torch_mlp_gan(device: str = "cpu") -> TorchGAN:

@@ -283,3 +283,36 @@ def test_recipe_optimizers_follow_the_papers_and_are_shared():
         training.recipe_optimizer("WGAN-GP", 1e-4)
     # a plain rate gives the very optimiser chapter 04's DCGAN uses: one compiled step serves both
     assert training.recipe_optimizer(recipes["non-saturating"], 2e-4) is training.dcgan_optimizer(2e-4)
+
+
+def test_live_run_optimizer_falls_from_its_rate_to_five_percent_over_the_run():
+    from gan_lessons import dcgan
+
+    steps = 10
+    moves = _updates(dcgan.live_run_optimizer(steps), [1.0] * (steps + 2))  # Adam's step is the rate here
+    schedule = optax.cosine_decay_schedule(dcgan.LIVE_RUN.learning_rate, steps, alpha=0.05)
+    np.testing.assert_allclose(-moves, [schedule(step) for step in range(steps + 2)], rtol=1e-4)
+    assert moves[0] == pytest.approx(-dcgan.LIVE_RUN.learning_rate, rel=1e-4)
+    assert moves[-1] == pytest.approx(-0.05 * dcgan.LIVE_RUN.learning_rate, rel=1e-4)
+    assert dcgan.live_run_optimizer(steps) is dcgan.live_run_optimizer(steps)  # a rerun reuses its compiled step
+
+
+def test_the_pytorch_benchmark_follows_the_same_schedule(monkeypatch):
+    """benchmarks/minute_from_scratch.py trains PyTorch with its own scheduler: the same rates, step by step."""
+    torch = pytest.importorskip("torch")
+    from pathlib import Path
+
+    from gan_lessons import dcgan
+    from gan_lessons.models import CONFIGS
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "benchmarks"))
+    from torch_reference import make_torch_dcgan
+
+    steps, rate = 10, dcgan.LIVE_RUN.learning_rate
+    gan = make_torch_dcgan(CONFIGS["cpu"], learning_rate=rate, cosine_steps=steps)
+    rates = []
+    for _ in range(steps + 1):
+        rates.append(gan.g_optimizer.param_groups[0]["lr"])
+        gan.step(torch.zeros(2, 1, 28, 28))
+    schedule = optax.cosine_decay_schedule(rate, steps, alpha=0.05)
+    np.testing.assert_allclose(rates, [schedule(step) for step in range(steps + 1)], rtol=1e-5)

@@ -1,0 +1,147 @@
+"""Chapter 04's live run against PyTorch: the same DCGAN trained from scratch for the same wall-clock budget on
+this machine, both judged by the course's classifier.
+
+Not a test: it prints what each framework's generator draws after ``--seconds`` of training, seed by seed. Each
+run is a fresh process that trains new players with the chapter's recipe (``dcgan.LIVE_RUN``: the `cpu` DCGAN,
+batches of 128, Adam with β1 = 0.5) on the same batches until the budget is spent, JAX's compilation included.
+The chapter lets the rate fall on a cosine over its steps; here it falls over the budget's seconds instead (to 5 %
+of ``LIVE_RUN.learning_rate`` when the time is up), so that both frameworks stop at the same second whatever
+their speed that minute. PyTorch is eager mode (``benchmarks/torch_reference.py``: the same layers,
+initialisation, losses, Adam and step). The order of the two flips every seed, as in ``compare_pytorch.py``:
+this machine's speed drifts within minutes.
+
+    pip install -r benchmarks/requirements-torch.txt     # torch==2.13.0, the CPU build
+    python benchmarks/minute_from_scratch.py              # --seconds 60 --seeds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from gan_lessons import classifier, data, dcgan, pretrained, training
+from gan_lessons.models import CONFIGS, make_dcgan
+
+FRAMEWORKS = ("JAX", "PyTorch")
+STEPS_PER_SECOND_BOUND = 60  # more than either framework trains here: the batches drawn before the clock starts
+
+
+def rate_at(elapsed: float, seconds: float) -> float:
+    """The live run's rate after ``elapsed`` of ``seconds``: a cosine from LIVE_RUN's rate to 5 % of it."""
+    fraction = min(elapsed / seconds, 1.0)
+    return dcgan.LIVE_RUN.learning_rate * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * fraction)))
+
+
+def with_rate(state: training.TrainState, rate: float) -> training.TrainState:
+    """``state`` with the learning rate its optimiser (``optax.inject_hyperparams``) uses at the next step."""
+    hyperparameters = {**state.opt_state.hyperparams, "learning_rate": jnp.asarray(rate, jnp.float32)}
+    return state.replace(opt_state=state.opt_state._replace(hyperparams=hyperparameters))
+
+
+def jax_run(seed: int, batches, seconds: float):
+    """Train until ``seconds`` have passed, compilation included; returns (steps, seconds, G(judge_latents()))."""
+    model_key, _, train_key = jax.random.split(jax.random.key(seed), 3)
+    generator, discriminator = make_dcgan(dcgan.LIVE_RUN.config, model_key)
+    optimizer = optax.inject_hyperparams(optax.adam)(learning_rate=dcgan.LIVE_RUN.learning_rate, b1=0.5)
+    d_state, g_state = training.TrainState.create(discriminator, optimizer), training.TrainState.create(generator,
+                                                                                                        optimizer)
+    start, steps = time.perf_counter(), 0
+    while (elapsed := time.perf_counter() - start) < seconds and steps < len(batches):
+        rate = rate_at(elapsed, seconds)
+        d_state, g_state, _ = training.train_step(with_rate(d_state, rate), with_rate(g_state, rate),
+                                                  batches[steps], jax.random.fold_in(train_key, steps))
+        jax.block_until_ready(g_state.params)  # the clock must see each step finished, not only dispatched
+        steps += 1
+    return steps, time.perf_counter() - start, training.generate(g_state, judge_latents())
+
+
+def torch_run(seed: int, batches, seconds: float):
+    """The same for PyTorch eager."""
+    import torch
+    from torch_reference import make_torch_dcgan
+
+    torch.manual_seed(seed)
+    gan = make_torch_dcgan(CONFIGS[dcgan.LIVE_RUN.config], learning_rate=dcgan.LIVE_RUN.learning_rate)
+    tensors = [torch.from_numpy(np.ascontiguousarray(batch.transpose(0, 3, 1, 2))) for batch in batches]  # NCHW
+    start, steps = time.perf_counter(), 0
+    while (elapsed := time.perf_counter() - start) < seconds and steps < len(tensors):
+        for optimizer in (gan.g_optimizer, gan.d_optimizer):
+            optimizer.param_groups[0]["lr"] = rate_at(elapsed, seconds)
+        gan.step(tensors[steps])
+        steps += 1
+    trained = time.perf_counter() - start
+    gan.generator.eval()  # BatchNorm's running averages, as training.generate
+    with torch.no_grad():
+        samples = gan.generator(torch.from_numpy(np.array(judge_latents()))).numpy().transpose(0, 2, 3, 1)
+    return steps, trained, samples
+
+
+def judge_latents(count: int = 10_000):
+    return training.sample_latent(jax.random.key(1234), count, CONFIGS[dcgan.LIVE_RUN.config].latent_dim)
+
+
+def run(framework: str, seed: int, seconds: float) -> dict:
+    """One framework's run, judged: what a fresh process of ``--run`` prints as JSON."""
+    images, _ = data.load_mnist("train")
+    data_key = jax.random.split(jax.random.key(seed), 3)[1]
+    batches = data.batches_for_steps(data_key, images, dcgan.LIVE_RUN.batch_size,
+                                     int(seconds * STEPS_PER_SECOND_BOUND))
+    steps, trained, samples = (jax_run if framework == "JAX" else torch_run)(seed, batches, seconds)
+    if steps == len(batches):
+        sys.exit(f"{framework} used every batch drawn before {seconds} s: raise STEPS_PER_SECOND_BOUND")
+    judge, _ = pretrained.load_classifier("mnist")
+    shares, confidence = classifier.judge(judge, samples)
+    return {"steps": steps, "seconds": trained, "confidence": confidence, "smallest_class": float(shares.min())}
+
+
+def run_in_fresh_process(framework: str, seed: int, seconds: float) -> dict:
+    command = [sys.executable, __file__, "--run", framework, str(seed), "--seconds", str(seconds)]
+    ran = subprocess.run(command, capture_output=True, text=True, env=dict(os.environ, JAX_PLATFORMS="cpu"))
+    if ran.returncode != 0:
+        sys.exit(f"{framework}, seed {seed} failed:\n{ran.stderr[-2000:]}")
+    return json.loads(ran.stdout.splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=60.0, help="each run's budget, compilation included")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--run", nargs=2, metavar=("FRAMEWORK", "SEED"),
+                        help="only one framework's run, printed as JSON (used by the script itself)")
+    args = parser.parse_args()
+    if args.run:
+        return print(json.dumps(run(args.run[0], int(args.run[1]), args.seconds)))
+    try:
+        import torch
+    except ImportError:
+        sys.exit("PyTorch is not installed: pip install -r benchmarks/requirements-torch.txt (the CPU build)")
+    print(f"jax {jax.__version__}, torch {torch.__version__} ({torch.get_num_threads()} threads), "
+          f"{os.cpu_count()} cores; {args.seconds:.0f} s per run; recipe {dcgan.LIVE_RUN}")
+    print(f"{'seed':>4} {'framework':9} {'steps':>6} {'seconds':>8} {'confidence':>10} {'smallest class':>15}")
+    results = {framework: [] for framework in FRAMEWORKS}
+    for seed in range(args.seeds):
+        for framework in FRAMEWORKS if seed % 2 == 0 else FRAMEWORKS[::-1]:
+            result = run_in_fresh_process(framework, seed, args.seconds)
+            results[framework].append(result)
+            print(f"{seed:4d} {framework:9} {result['steps']:6d} {result['seconds']:8.1f} "
+                  f"{result['confidence']:10.3f} {result['smallest_class']:15.1%}", flush=True)
+    print("\nmedians over the seeds:")
+    for framework, runs in results.items():
+        median = {name: np.median([run[name] for run in runs]) for name in runs[0]}
+        print(f"  {framework:9} steps {median['steps']:.0f}, seconds {median['seconds']:.1f}, confidence "
+              f"{median['confidence']:.3f}, smallest class {median['smallest_class']:.1%}")
+    gaps = [ours["confidence"] - theirs["confidence"] for ours, theirs in zip(results["JAX"], results["PyTorch"])]
+    print(f"  JAX − PyTorch confidence, seed by seed: {', '.join(f'{gap:+.3f}' for gap in gaps)}")
+
+
+if __name__ == "__main__":
+    main()
