@@ -1,8 +1,8 @@
-"""The course's DCGAN (both configurations) and MLP GAN written again in PyTorch, for speed comparisons only.
+"""The course's DCGAN (both configurations) and MLP GAN written again in PyTorch, for the benchmarks only.
 
 Same layers, shapes and initialisation scheme as ``gan_lessons.models``, the same non-saturating losses on
-logits, the same Adam (2e-4, β1 = 0.5), the same step: one D update on a real batch and a fresh fake batch
-(passed through D separately), then one G update on fresh fakes. PyTorch is a benchmark-only dependency
+logits, the same Adam (2e-4 unless told otherwise, β1 = 0.5), the same step: one D update on a real batch and a
+fresh fake batch (passed through D separately), then one G update on fresh fakes. PyTorch is a benchmark-only dependency
 (``benchmarks/requirements-torch.txt``); nothing in the course imports this file.
 """
 
@@ -87,24 +87,23 @@ class TorchMLPDiscriminator(nn.Module):
 
 
 def dcgan_init(module):
-    """N(0, 0.02) for convolution and dense weights, as DCGAN (and ``gan_lessons.models.DCGAN_INIT``)."""
+    """N(0, 0.02) for convolution and dense weights, as DCGAN (and ``gan_lessons.models.DCGAN_INIT``), and biases
+    of zero, as Flax's layers start (PyTorch's own draw them from a uniform)."""
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
         nn.init.normal_(module.weight, 0.0, 0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
 
 
 class TorchGAN:
     """Both players, their Adam optimisers and the training step."""
 
     def __init__(self, generator: nn.Module, discriminator: nn.Module, latent_dim: int, learning_rate=2e-4,
-                 device: str = "cpu", cosine_steps: int = 0):
+                 device: str = "cpu"):
         self.generator, self.discriminator = generator.to(device), discriminator.to(device)
         self.latent_dim, self.device = latent_dim, device
         self.g_optimizer = torch.optim.Adam(generator.parameters(), learning_rate, betas=(0.5, 0.999))
         self.d_optimizer = torch.optim.Adam(discriminator.parameters(), learning_rate, betas=(0.5, 0.999))
-        # cosine_steps > 0: the rate falls on a cosine to 5 % of itself over that many steps, as
-        # training.recipe_optimizer's optax.cosine_decay_schedule(rate, cosine_steps, alpha=0.05)
-        self.schedulers = [torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, cosine_steps, 0.05 * learning_rate)
-                           for optimizer in (self.g_optimizer, self.d_optimizer)] if cosine_steps else []
 
     def step(self, real):
         batch = real.shape[0]
@@ -121,16 +120,14 @@ class TorchGAN:
         self.g_optimizer.zero_grad(set_to_none=True)
         g_loss.backward()  # D's gradients from this pass are cleared before D's next update
         self.g_optimizer.step()
-        for scheduler in self.schedulers:
-            scheduler.step()
         return d_loss.detach(), g_loss.detach()
 
 
-def make_torch_dcgan(config: DCGANConfig, device: str = "cpu", learning_rate=2e-4, cosine_steps: int = 0) -> TorchGAN:
+def make_torch_dcgan(config: DCGANConfig, device: str = "cpu", learning_rate=2e-4) -> TorchGAN:
     generator, discriminator = TorchDCGANGenerator(config), TorchDCGANDiscriminator(config)
     generator.apply(dcgan_init)
     discriminator.apply(dcgan_init)
-    return TorchGAN(generator, discriminator, config.latent_dim, learning_rate, device, cosine_steps)
+    return TorchGAN(generator, discriminator, config.latent_dim, learning_rate, device)
 
 
 def make_torch_mlp_gan(device: str = "cpu") -> TorchGAN:

@@ -285,34 +285,28 @@ def test_recipe_optimizers_follow_the_papers_and_are_shared():
     assert training.recipe_optimizer(recipes["non-saturating"], 2e-4) is training.dcgan_optimizer(2e-4)
 
 
-def test_live_run_optimizer_falls_from_its_rate_to_five_percent_over_the_run():
+def test_live_run_optimizer_is_dcgans_adam_falling_from_its_rate_to_five_percent_over_the_run():
     from gan_lessons import dcgan
 
-    steps = 10
-    moves = _updates(dcgan.live_run_optimizer(steps), [1.0] * (steps + 2))  # Adam's step is the rate here
-    schedule = optax.cosine_decay_schedule(dcgan.LIVE_RUN.learning_rate, steps, alpha=0.05)
-    np.testing.assert_allclose(-moves, [schedule(step) for step in range(steps + 2)], rtol=1e-4)
-    assert moves[0] == pytest.approx(-dcgan.LIVE_RUN.learning_rate, rel=1e-4)
-    assert moves[-1] == pytest.approx(-0.05 * dcgan.LIVE_RUN.learning_rate, rel=1e-4)
+    assert dcgan.LIVE_RUN == ("cpu", 128, 3e-3)
+    steps, gradients = 10, [1.0, -0.3, 0.5, 3.0, -1.0, 2.0, 0.1, -2.0, 1.0, 0.5, -0.5, 1.0]  # past the schedule's end
+    reference = optax.adam(optax.cosine_decay_schedule(3e-3, steps, alpha=0.05), b1=0.5)
+    np.testing.assert_allclose(_updates(dcgan.live_run_optimizer(steps), gradients), _updates(reference, gradients),
+                               rtol=1e-5)
     assert dcgan.live_run_optimizer(steps) is dcgan.live_run_optimizer(steps)  # a rerun reuses its compiled step
 
 
-def test_the_pytorch_benchmark_follows_the_same_schedule(monkeypatch):
-    """benchmarks/minute_from_scratch.py trains PyTorch with its own scheduler: the same rates, step by step."""
-    torch = pytest.importorskip("torch")
+def test_the_minute_benchmark_lets_the_rate_fall_over_seconds_as_the_chapter_over_steps(monkeypatch):
+    """benchmarks/minute_from_scratch.py's rate after a share of its seconds is the chapter's after that share of
+    its steps."""
     from pathlib import Path
 
     from gan_lessons import dcgan
-    from gan_lessons.models import CONFIGS
 
     monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "benchmarks"))
-    from torch_reference import make_torch_dcgan
+    from minute_from_scratch import rate_at
 
-    steps, rate = 10, dcgan.LIVE_RUN.learning_rate
-    gan = make_torch_dcgan(CONFIGS["cpu"], learning_rate=rate, cosine_steps=steps)
-    rates = []
-    for _ in range(steps + 1):
-        rates.append(gan.g_optimizer.param_groups[0]["lr"])
-        gan.step(torch.zeros(2, 1, 28, 28))
-    schedule = optax.cosine_decay_schedule(rate, steps, alpha=0.05)
-    np.testing.assert_allclose(rates, [schedule(step) for step in range(steps + 1)], rtol=1e-5)
+    steps, seconds = 20, 60.0
+    schedule = optax.cosine_decay_schedule(dcgan.LIVE_RUN.learning_rate, steps, alpha=0.05)
+    np.testing.assert_allclose([rate_at(step / steps * seconds, seconds) for step in range(steps + 3)],
+                               [schedule(step) for step in range(steps + 3)], rtol=1e-5)
