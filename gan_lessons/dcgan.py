@@ -28,6 +28,8 @@ from gan_lessons.training import (
 
 
 class LiveRun(NamedTuple):
+    """A from-scratch run's settings: the model configuration, the batch size and Adam's starting rate."""
+
     config: str
     batch_size: int
     learning_rate: float
