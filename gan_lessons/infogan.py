@@ -118,13 +118,23 @@ def real_code_loss(code_logits, altered_code_logits):
     return conditional_entropy - marginal_entropy + consistency
 
 
-def sample_codes(key, count: int, noise_dim: int, categories: int, continuous: int = 0):
+def _check_noise(noise: str) -> None:
+    if noise not in ("normal", "uniform"):
+        raise ValueError(f"noise must be 'normal' or 'uniform', got {noise!r}")
+
+
+def sample_codes(key, count: int, noise_dim: int, categories: int, continuous: int = 0, noise: str = "normal"):
     """G's inputs: z (count, noise_dim + continuous) and c ~ uniform{0..K−1} (count,).
 
-    z = [noise ~ N(0, I), c′ ~ U(−1, 1)]: its last ``continuous`` columns are the continuous codes Q estimates.
+    z = [noise, c′ ~ U(−1, 1)]: its last ``continuous`` columns are the continuous codes Q estimates. The noise is
+    N(0, I), or with ``noise="uniform"`` U(−1, 1) as in Chen et al.'s MNIST model (variance 1/3, not 1).
     """
+    _check_noise(noise)
     noise_key, code_key = jax.random.split(key)
-    z = sample_latent(noise_key, count, noise_dim)
+    if noise == "uniform":
+        z = jax.random.uniform(noise_key, (count, noise_dim), minval=-1.0, maxval=1.0)
+    else:
+        z = sample_latent(noise_key, count, noise_dim)
     if continuous:  # their own key, folded in, so that runs without them draw exactly as before
         codes = jax.random.uniform(jax.random.fold_in(key, 2), (count, continuous), minval=-1.0, maxval=1.0)
         z = jnp.concatenate([z, codes], axis=1)
@@ -146,9 +156,9 @@ def _information(code_logits, estimates, codes, z, noise_dim: int):
     return loss
 
 
-def _d_step(d_state, g_state, images, key, information_weight, real_weight=0.0, shear=0.0):
+def _d_step(d_state, g_state, images, key, information_weight, real_weight=0.0, shear=0.0, noise="normal"):
     noise_dim, categories, continuous = _code_sizes(g_state, d_state)
-    z, codes = sample_codes(key, images.shape[0], noise_dim, categories, continuous)
+    z, codes = sample_codes(key, images.shape[0], noise_dim, categories, continuous, noise)
     fake, _ = apply_model(g_state, g_state.params, g_state.batch_stats, (z, codes), train=True)
     fake = lax.stop_gradient(fake)  # D's loss must not reach G
 
@@ -168,9 +178,9 @@ def _d_step(d_state, g_state, images, key, information_weight, real_weight=0.0, 
     return discriminator_step(d_state, images, fake, d_loss)
 
 
-def _g_step(g_state, d_state, batch_size, key, information_weight):
+def _g_step(g_state, d_state, batch_size, key, information_weight, noise="normal"):
     noise_dim, categories, continuous = _code_sizes(g_state, d_state)
-    z, codes = sample_codes(key, batch_size, noise_dim, categories, continuous)
+    z, codes = sample_codes(key, batch_size, noise_dim, categories, continuous, noise)
 
     def g_loss(params):
         fake, stats = apply_model(g_state, params[0], g_state.batch_stats, (z, codes), train=True)
@@ -184,24 +194,24 @@ def _g_step(g_state, d_state, batch_size, key, information_weight):
     return g_state, metrics
 
 
-@partial(jit, static_argnames=("information_weight", "real_weight", "shear"))
+@partial(jit, static_argnames=("information_weight", "real_weight", "shear", "noise"))
 def train_step(d_state: TrainState, g_state: TrainState, images, key, information_weight: float = 1.0,
-               real_weight: float = 0.0, shear: float = 0.0):
+               real_weight: float = 0.0, shear: float = 0.0, noise: str = "normal"):
     """One D-and-Q update on a real batch and as many fakes, then one G update; (d_state, g_state, metrics).
 
     ``real_weight`` > 0 adds ``real_weight`` · ``real_code_loss`` to D's loss, T being ``data.random_affine``
-    (with a slant of up to ±``shear`` besides, if ``shear`` > 0)."""
+    (with a slant of up to ±``shear`` besides, if ``shear`` > 0). ``noise``: G's noise, as in ``sample_codes``."""
     d_key, g_key = jax.random.split(key)
-    d_state, d_metrics = _d_step(d_state, g_state, images, d_key, information_weight, real_weight, shear)
-    g_state, g_metrics = _g_step(g_state, d_state, images.shape[0], g_key, information_weight)
+    d_state, d_metrics = _d_step(d_state, g_state, images, d_key, information_weight, real_weight, shear, noise)
+    g_state, g_metrics = _g_step(g_state, d_state, images.shape[0], g_key, information_weight, noise)
     return d_state, g_state, {**d_metrics, **g_metrics}
 
 
 def train(d_state, g_state, images, key, steps: int, batch_size: int = 64, information_weight: float = 1.0,
           real_weight: float = 0.0, shear: float = 0.0, progress=True, callback=None, callback_every: int = 0,
-          checkpointing: Checkpointing | None = None):
-    """``steps`` InfoGAN steps on shuffled batches of ``images`` (labels are never seen); ``real_weight`` and
-    ``shear`` as in ``train_step``.
+          checkpointing: Checkpointing | None = None, noise: str = "normal"):
+    """``steps`` InfoGAN steps on shuffled batches of ``images`` (labels are never seen); ``real_weight``,
+    ``shear`` and ``noise`` as in ``train_step``.
 
     ``callback(step, d_state, g_state)`` runs every ``callback_every`` steps (to watch the clustering
     accuracy climb, say). Returns (d_state, g_state, metrics as numpy arrays). Guarded against
@@ -213,7 +223,8 @@ def train(d_state, g_state, images, key, steps: int, batch_size: int = 64, infor
                          "too, or leave shear at 0")
     data_key, train_key = jax.random.split(key)
     batches = data.batches_for_steps(data_key, images, batch_size, steps)
-    static = {"information_weight": information_weight, "real_weight": real_weight, "shear": shear}
+    _check_noise(noise)  # before any batch is built
+    static = {"information_weight": information_weight, "real_weight": real_weight, "shear": shear, "noise": noise}
     states, metrics = run_steps(train_step, {"discriminator": d_state, "generator": g_state}, batches,
                                 jax.random.split(train_key, steps), static=static,
                                 description="InfoGAN", progress=progress, callback=callback,

@@ -150,7 +150,7 @@ def _code_gan_command(args) -> dict:
                                                 hidden=hidden)
         d_state, g_state, _ = infogan.train(d_state, g_state, images, train_key, steps, args.batch_size,
                                             real_weight=args.real_weight, shear=args.shear,
-                                            checkpointing=_checkpointing(args))
+                                            checkpointing=_checkpointing(args), noise=args.noise)
         players = {"generator": g_state, "discriminator": d_state}
     elif args.model == "clustergan":  # an epoch: every image once through D, so a G step per critic_steps batches
         recipe = clustergan.RECIPES[args.recipe]
@@ -184,6 +184,7 @@ def _output(args) -> Path:
         names["infogan"] = "infogan_real" if args.real_weight else "infogan"
         if (args.networks, args.noise_dim, args.continuous_codes) != ("course", INFOGAN.latent_dim, 0):
             names["infogan"] += "_{networks}_z{noise_dim}_c{continuous_codes}"
+        names["infogan"] += "_uniform" if args.noise == "uniform" else ""
         names["infogan"] += "_{dataset}"
     if args.model == "clustergan" and args.recipe != "course":  # other players: never the shipped course model
         names["clustergan"] = "clustergan_{recipe}_{dataset}"
@@ -229,8 +230,10 @@ def _add_code_gan_options(commands: dict) -> None:
                                      help="course: infogan.INFOGAN; paper: Chen et al.'s, with FC 1024 layers "
                                           "(infogan.PAPER_NETWORKS); only the networks: --noise-dim sets z")
     commands["infogan"].add_argument("--noise-dim", type=int, default=INFOGAN.latent_dim,
-                                     help="G's noise dimensions beside its codes, N(0, I) whatever the networks (the "
+                                     help="G's noise dimensions beside its codes, whatever the networks (the "
                                           "paper's MNIST model: 62, drawn from U(−1, 1))")
+    commands["infogan"].add_argument("--noise", choices=["normal", "uniform"], default="normal",
+                                     help="G's noise: N(0, I), or U(−1, 1) as in the paper's MNIST model")
     commands["infogan"].add_argument("--continuous-codes", type=int, default=0,
                                      help="continuous codes c′ ~ U(−1, 1) that Q estimates too (the paper's: 2)")
     commands["infogan"].add_argument("--shear", type=float, default=0.0,

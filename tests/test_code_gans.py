@@ -121,6 +121,14 @@ def test_infogan_with_continuous_codes_draws_them_uniform_and_q_learns_them():
     np.testing.assert_array_equal(codes, plain_codes)
     assert float(z[:, 8:].min()) >= -1 and float(z[:, 8:].max()) <= 1
     assert float(jnp.var(z[:, 8:])) == pytest.approx(1 / 3, rel=0.05)  # a uniform on [−1, 1] has variance 1/3
+    uniform_z, uniform_codes = infogan.sample_codes(jax.random.key(5), 4000, 8, 10, continuous=2, noise="uniform")
+    np.testing.assert_array_equal(uniform_z[:, 8:], z[:, 8:])  # only the noise is drawn otherwise
+    np.testing.assert_array_equal(uniform_codes, codes)
+    assert float(jnp.abs(uniform_z[:, :8]).max()) <= 1
+    assert float(jnp.var(uniform_z[:, :8])) == pytest.approx(1 / 3, rel=0.05)
+    with pytest.raises(ValueError, match="noise must be 'normal' or 'uniform', got 'gaussian'"):
+        infogan.train(d_state, g_state, np.zeros((64, 28, 28, 1), np.float32), jax.random.key(0), 1,
+                      noise="gaussian")
     real = np.asarray(_images(jax.random.key(3), 2000))
     _, _, first = infogan.train_step(d_state, g_state, jnp.asarray(real[:64]), jax.random.key(2))
     # information loss at the start: log K for the category, about ½·2·(1/3 + E[ĉ′²]) for the two codes
@@ -212,12 +220,13 @@ def test_train_command_trains_infogan_with_the_papers_networks_and_latent_codes(
     from gan_lessons.state import apply_model
 
     out = tmp_path / "infogan_paper.ckpt"
-    options = ["--networks", "paper", "--noise-dim", "62", "--continuous-codes", "2"]
+    options = ["--networks", "paper", "--noise-dim", "62", "--continuous-codes", "2", "--noise", "uniform"]
     train.main(["infogan", *options, "--epochs", "0.005", "--data-dir", str(data_dir), "--out", str(out)])
     config = dataclasses.replace(infogan.PAPER_NETWORKS, latent_dim=62)
     g_state, d_state = infogan.make_infogan(jax.random.key(1), config=config, continuous=2, hidden=1024)
     _, stored = pretrained.load_players(out, {"generator": g_state, "discriminator": d_state})  # shapes must fit
-    assert (stored["networks"], stored["noise_dim"], stored["continuous_codes"]) == ("paper", 62, 2)
+    assert (stored["networks"], stored["noise_dim"], stored["continuous_codes"], stored["noise"]) == (
+        "paper", 62, 2, "uniform")
     # Chen et al.'s sizes: G's FC 1024 and FC 7·7·128; D's 64 and 128 channels, FC 1024, Q's FC 128
     g_kernels = sorted(leaf.shape for leaf in jax.tree.leaves(g_state.params) if leaf.ndim == 2)
     assert g_kernels == [(74, 1024), (1024, 7 * 7 * 128)]
@@ -228,7 +237,8 @@ def test_train_command_trains_infogan_with_the_papers_networks_and_latent_codes(
     assert logits.shape == (64,) and code_logits.shape == (64, 10) and estimates.shape == (64, 2)
     # without --out, other networks or latent codes never land on a shipped InfoGAN's file
     parser = train.build_parser()
-    assert train._output(parser.parse_args(["infogan", *options])).name == "infogan_paper_z62_c2_mnist.ckpt"
+    assert train._output(parser.parse_args(["infogan", *options])).name == "infogan_paper_z62_c2_uniform_mnist.ckpt"
+    assert train._output(parser.parse_args(["infogan", *options[:-2]])).name == "infogan_paper_z62_c2_mnist.ckpt"
     assert train._output(parser.parse_args(["infogan", "--real-weight", "1", "--continuous-codes", "2"])).name == (
         "infogan_real_course_z8_c2_mnist.ckpt")
     assert train._output(parser.parse_args(["infogan"])).name == "infogan_mnist.ckpt"
