@@ -54,9 +54,9 @@ from gan_lessons.steps import discriminator_step, generator_step
 INFOGAN = DCGANConfig("infogan", 8, CPU.projection_channels, CPU.generator_layers, (32, 64), CPU.kernel_size)
 # Chen et al.'s MNIST networks (Appendix C.1; github.com/openai/InfoGAN, regularized_gan.py): G: FC 1024 → FC 7·7·128
 # → ConvT 64 → ConvT 1; D: Conv 64 → Conv 128 → FC 1024, then D's logit, and Q's FC 128 → codes. Not as theirs: Q's
-# FC 128 has no BatchNorm here, the noise is N(0, I) (theirs: 62 dimensions of U(−1, 1)), images are in [−1, 1],
-# LeakyReLU's slope is 0.2 (their code's leaky_rectify: 0.01), and the train command's default schedule is 8 epochs
-# in batches of 64 (their run_mnist_exp.py: 5,000 updates in batches of 128).
+# FC 128 has no BatchNorm here, the noise is N(0, I) unless noise="uniform" (theirs: 62 dimensions of U(−1, 1)),
+# images are in [−1, 1], LeakyReLU's slope is 0.2 (their code's leaky_rectify: 0.01), and the train command's default
+# schedule is 8 epochs in batches of 64 (their run_mnist_exp.py: 5,000 updates in batches of 128).
 PAPER_NETWORKS = DCGANConfig("infogan-paper", 62, 128, ((64, 2), (1, 2)), (64, 128), 4)
 NETWORKS = {"course": (INFOGAN, 0), "paper": (PAPER_NETWORKS, 1024)}  # (sizes, make_infogan's hidden)
 
