@@ -53,21 +53,23 @@ from gan_lessons.steps import discriminator_step, generator_step
 # networks every run with 62 below every run with 8 and the same codes; on the paper's, 8 ahead by the median only.
 INFOGAN = DCGANConfig("infogan", 8, CPU.projection_channels, CPU.generator_layers, (32, 64), CPU.kernel_size)
 # Chen et al.'s MNIST networks (Appendix C.1; github.com/openai/InfoGAN, regularized_gan.py): G: FC 1024 → FC 7·7·128
-# → ConvT 64 → ConvT 1; D: Conv 64 → Conv 128 → FC 1024, then D's logit, and Q's FC 128 → codes. Not as theirs: Q's
-# FC 128 has no BatchNorm here, the noise is N(0, I) unless noise="uniform" (theirs: 62 dimensions of U(−1, 1)),
-# images are in [−1, 1], LeakyReLU's slope is 0.2 (their code's leaky_rectify: 0.01), and the train command's default
-# schedule is 8 epochs in batches of 64 (their run_mnist_exp.py: 5,000 updates in batches of 128).
+# → ConvT 64 → ConvT 1; D: Conv 64 → Conv 128 → FC 1024, then D's logit, and Q's FC 128 → codes. Not as theirs unless
+# asked: Q's FC 128 has no BatchNorm (make_infogan's q_norm), the noise is N(0, I) (noise="uniform": theirs, 62
+# dimensions of U(−1, 1)), LeakyReLU's slope is 0.2 (leaky_slope=0.01: their code's leaky_rectify). Not as theirs:
+# images are in [−1, 1] (theirs [0, 1], with a sigmoid), and the train command's default schedule is 8 epochs in
+# batches of 64 (their run_mnist_exp.py: 5,000 updates in batches of 128).
 PAPER_NETWORKS = DCGANConfig("infogan-paper", 62, 128, ((64, 2), (1, 2)), (64, 128), 4)
 NETWORKS = {"course": (INFOGAN, 0), "paper": (PAPER_NETWORKS, 1024)}  # (sizes, make_infogan's hidden)
 
 
 def make_infogan(key: jax.Array, categories: int = 10, config: DCGANConfig = INFOGAN,
                  generator_learning_rate: float = 1e-3, discriminator_learning_rate: float = 2e-4,
-                 discriminator_norm: str = "batch", continuous: int = 0, hidden: int = 0):
+                 discriminator_norm: str = "batch", continuous: int = 0, hidden: int = 0, q_norm: bool = False):
     """(g_state, d_state): G(z, c) and D with its Q head, with InfoGAN's Adam settings (β1 = 0.5).
 
     G's z holds ``config.latent_dim`` noise dimensions, then ``continuous`` continuous codes (``sample_codes``).
     ``hidden`` > 0: a Dense layer of that many units first in G and last in D's body (the paper's 1024).
+    ``q_norm``: a BatchNorm in Q's hidden layer (the authors' code); D's LeakyReLU slope is ``config.leaky_slope``.
     """
     generator_key, discriminator_key = jax.random.split(key)
     widened = dataclasses.replace(config, latent_dim=config.latent_dim + continuous)
@@ -75,7 +77,7 @@ def make_infogan(key: jax.Array, categories: int = 10, config: DCGANConfig = INF
         generator = HiddenLayerConditionalGenerator(widened, categories, hidden, rngs=nnx.Rngs(generator_key))
     else:
         generator = ConditionalDCGANGenerator(widened, categories, rngs=nnx.Rngs(generator_key))
-    discriminator = InfoGANDiscriminator(config, categories, discriminator_norm, continuous, hidden,
+    discriminator = InfoGANDiscriminator(config, categories, discriminator_norm, continuous, hidden, q_norm,
                                          rngs=nnx.Rngs(discriminator_key))
     return (TrainState.create(generator, adam(generator_learning_rate, 0.5)),
             TrainState.create(discriminator, adam(discriminator_learning_rate, 0.5)))

@@ -31,8 +31,11 @@ def use_cpu_kernels(cpu_kernels: bool | None = None) -> bool:
     return jax.default_backend() == "cpu" if cpu_kernels is None else bool(cpu_kernels)
 
 
-def leaky_relu(x):
-    return jax.nn.leaky_relu(x, negative_slope=0.2)  # DCGAN's slope for the discriminator
+LEAKY_SLOPE = 0.2  # DCGAN's slope for the discriminator
+
+
+def leaky_relu(x, slope: float = LEAKY_SLOPE):
+    return jax.nn.leaky_relu(x, negative_slope=slope)
 
 
 def _normalisation_wrapper(norm: str, allowed: tuple[str, ...], rngs: nnx.Rngs):
@@ -117,7 +120,8 @@ class DCGANConfig:
     The generator projects z to a (7, 7, projection_channels) block, then each
     entry (channels, stride) of ``generator_layers`` is a transposed convolution;
     the last one has 1 channel and a tanh. The discriminator has one stride-2
-    convolution per entry of ``discriminator_channels``, then a Dense logit.
+    convolution per entry of ``discriminator_channels``, then a Dense logit; its
+    LeakyReLUs have slope ``leaky_slope`` (DCGAN's 0.2).
     """
 
     name: str
@@ -126,6 +130,7 @@ class DCGANConfig:
     generator_layers: tuple[tuple[int, int], ...]
     discriminator_channels: tuple[int, ...]
     kernel_size: int
+    leaky_slope: float = LEAKY_SLOPE
 
 
 # The TensorFlow DCGAN tutorial's model (https://www.tensorflow.org/tutorials/generative/dcgan): Dense → 7×7×256,
@@ -242,11 +247,12 @@ class DCGANDiscriminator(nnx.Module):
 
     def features(self, x):
         """The activation after each convolution: [(B, 14, 14, c1), (B, 7, 7, c2)]."""
-        h = leaky_relu(self.convs[0](x))  # (B, 14, 14, c1)
+        slope = self.config.leaky_slope
+        h = leaky_relu(self.convs[0](x), slope)  # (B, 14, 14, c1)
         activations = [h]
         for index, conv in enumerate(self.convs[1:]):
             h = conv(h)  # (B, H/2, W/2, c)
-            h = leaky_relu(self.norms[index](h) if self.batch_norm else h)
+            h = leaky_relu(self.norms[index](h) if self.batch_norm else h, slope)
             activations.append(h)
         return activations
 
@@ -366,18 +372,27 @@ def make_conditional_dcgan(config: DCGANConfig | str, key: jax.Array, classes: i
 class CodeHead(nnx.Module):
     """features φ (B, F) → (category logits (B, categories), noise estimate (B, noise_dim)).
 
-    Dense 128 + LeakyReLU, then two linear outputs: the head that reads a GAN's latent code back out of
-    an image (InfoGAN's Q on D's features; ClusterGAN's and BiGAN's encoders on their own).
+    Dense 128 (with ``norm``, then BatchNorm, as InfoGAN's Q in Chen et al.'s code) + LeakyReLU of slope ``slope``,
+    then two linear outputs: the head that reads a GAN's latent code back out of an image (InfoGAN's Q on D's
+    features; ClusterGAN's and BiGAN's encoders on their own).
     """
 
-    def __init__(self, feature_size: int, categories: int, noise_dim: int = 0, *, rngs: nnx.Rngs):
+    def __init__(self, feature_size: int, categories: int, noise_dim: int = 0, norm: bool = False,
+                 slope: float = LEAKY_SLOPE, *, rngs: nnx.Rngs):
         self.hidden = nnx.Linear(feature_size, 128, kernel_init=DCGAN_INIT, rngs=rngs)
+        if norm:
+            self.hidden_norm = nnx.BatchNorm(128, momentum=BATCHNORM_MOMENTUM, rngs=rngs)
         self.category_logits = nnx.Linear(128, max(categories, 1), kernel_init=DCGAN_INIT, rngs=rngs)
         self.noise = nnx.Linear(128, max(noise_dim, 1), kernel_init=DCGAN_INIT, rngs=rngs)
-        self.categories, self.noise_dim = categories, noise_dim
+        self.categories, self.noise_dim, self.norm, self.slope = categories, noise_dim, norm, slope
+
+    def hidden_activation(self, features):
+        """The hidden layer's output (B, 128)."""
+        h = self.hidden(features)
+        return leaky_relu(self.hidden_norm(h) if self.norm else h, self.slope)
 
     def __call__(self, features):
-        h = leaky_relu(self.hidden(features))  # (B, 128)
+        h = self.hidden_activation(features)  # (B, 128)
         return self.category_logits(h), self.noise(h)  # (B, categories), (B, noise_dim)
 
 
@@ -396,10 +411,11 @@ class InfoGANDiscriminator(nnx.Module):
     With ``continuous`` > 0, Q also estimates G's continuous codes c′ (the paper's two for MNIST); with 0 its
     third output is a column nothing reads. With ``hidden`` > 0, φ(x) is a Dense layer of that many units
     (BatchNorm, LeakyReLU) on the convolutions, as in the paper's MNIST model (1024), and D's logit reads it.
+    ``q_norm``: Q's hidden layer has a BatchNorm too, as in the authors' code.
     """
 
     def __init__(self, config: DCGANConfig, categories: int = 10, norm: str = "none", continuous: int = 0,
-                 hidden: int = 0, *, rngs: nnx.Rngs):
+                 hidden: int = 0, q_norm: bool = False, *, rngs: nnx.Rngs):
         if hidden and norm != "batch":
             raise ValueError(f"a hidden Dense layer comes with BatchNorm, as in the paper: norm must be 'batch' with "
                              f"hidden={hidden}, got {norm!r}")
@@ -409,13 +425,14 @@ class InfoGANDiscriminator(nnx.Module):
             self.hidden = nnx.Linear(_flat_size(config), hidden, use_bias=False, kernel_init=DCGAN_INIT, rngs=rngs)
             self.hidden_norm = nnx.BatchNorm(hidden, momentum=BATCHNORM_MOMENTUM, rngs=rngs)
             self.output = nnx.Linear(hidden, 1, kernel_init=DCGAN_INIT, rngs=rngs)
-        self.code_head = CodeHead(hidden or _flat_size(config), categories, continuous, rngs=rngs)
+        self.code_head = CodeHead(hidden or _flat_size(config), categories, continuous, q_norm, config.leaky_slope,
+                                  rngs=rngs)
 
     def _phi(self, last_activation):
         """φ(x) from the last convolution's activation (B, 7, 7, c2): flattened, then the Dense layer if any."""
         flat = last_activation.reshape(last_activation.shape[0], -1)  # (B, 7·7·c2)
         if self.hidden_units:  # a Python branch on the model's shape
-            return leaky_relu(self.hidden_norm(self.hidden(flat)))  # (B, hidden)
+            return leaky_relu(self.hidden_norm(self.hidden(flat)), self.body.config.leaky_slope)  # (B, hidden)
         return flat
 
     def features(self, x):
@@ -423,7 +440,7 @@ class InfoGANDiscriminator(nnx.Module):
         hidden layer (B, 128)."""
         activations = self.body.features(x)
         phi = self._phi(activations[-1])
-        return [*activations, *([phi] if self.hidden_units else []), leaky_relu(self.code_head.hidden(phi))]
+        return [*activations, *([phi] if self.hidden_units else []), self.code_head.hidden_activation(phi)]
 
     def __call__(self, x):
         phi = self._phi(self.body.features(x)[-1])  # φ(x): (B, 7·7·c2), or (B, hidden)
@@ -448,7 +465,7 @@ class LatentEncoder(nnx.Module):
         """The convolutions' activations and the head's hidden layer (B, 128)."""
         activations = self.body.features(x)
         flat = activations[-1].reshape(x.shape[0], -1)
-        return [*activations, leaky_relu(self.code_head.hidden(flat))]
+        return [*activations, self.code_head.hidden_activation(flat)]
 
     def __call__(self, x):
         return self.code_head(self.body.features(x)[-1].reshape(x.shape[0], -1))

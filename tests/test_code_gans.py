@@ -215,18 +215,41 @@ def test_train_command_trains_clustergan_by_the_papers_recipe(tmp_path, data_dir
     assert train._output(parser.parse_args(["clustergan", "--recipe", "paper"])).name == "clustergan_paper_mnist.ckpt"
 
 
+def test_infogan_discriminator_takes_the_authors_leaky_slope_and_q_batchnorm():
+    from flax import nnx
+
+    from gan_lessons.models import InfoGANDiscriminator
+
+    config = dataclasses.replace(infogan.PAPER_NETWORKS, latent_dim=62)
+    ours = InfoGANDiscriminator(config, 10, "batch", 2, 1024, rngs=nnx.Rngs(0))
+    theirs = InfoGANDiscriminator(dataclasses.replace(config, leaky_slope=0.01), 10, "batch", 2, 1024, q_norm=True,
+                                  rngs=nnx.Rngs(0))
+    images = _images(jax.random.key(3), 8)
+    ours_first, theirs_first = ours.features(images)[0], theirs.features(images)[0]  # the same first convolution
+    np.testing.assert_allclose(np.maximum(theirs_first, 0), np.maximum(ours_first, 0), rtol=1e-6)
+    np.testing.assert_allclose(np.minimum(theirs_first, 0), 0.05 * np.minimum(ours_first, 0), rtol=1e-5, atol=1e-8)
+    assert float(np.min(ours_first)) < 0  # so the line above compared negative parts
+    assert not hasattr(ours.code_head, "hidden_norm") and theirs.code_head.hidden_norm.num_features == 128
+    q_hidden = np.asarray(theirs.features(images)[-1])  # (8, 128): LeakyReLU(BatchNorm(Dense(φ))), batch statistics
+    normalised = np.where(q_hidden > 0, q_hidden, q_hidden / 0.01)  # undo the slope: each unit's mean 0, SD 1
+    np.testing.assert_allclose(normalised.mean(axis=0), 0, atol=1e-4)
+    np.testing.assert_allclose(normalised.std(axis=0), 1, atol=0.01)
+
+
 def test_train_command_trains_infogan_with_the_papers_networks_and_latent_codes(tmp_path, data_dir):
     from gan_lessons import pretrained, train
     from gan_lessons.state import apply_model
 
     out = tmp_path / "infogan_paper.ckpt"
-    options = ["--networks", "paper", "--noise-dim", "62", "--continuous-codes", "2", "--noise", "uniform"]
-    train.main(["infogan", *options, "--epochs", "0.005", "--data-dir", str(data_dir), "--out", str(out)])
-    config = dataclasses.replace(infogan.PAPER_NETWORKS, latent_dim=62)
-    g_state, d_state = infogan.make_infogan(jax.random.key(1), config=config, continuous=2, hidden=1024)
+    options = ["--networks", "paper", "--noise-dim", "62", "--continuous-codes", "2"]
+    details = ["--noise", "uniform", "--q-batchnorm", "--leaky-slope", "0.01"]  # the authors' code's, besides
+    train.main(["infogan", *options, *details, "--epochs", "0.005", "--data-dir", str(data_dir), "--out", str(out)])
+    config = dataclasses.replace(infogan.PAPER_NETWORKS, latent_dim=62, leaky_slope=0.01)
+    g_state, d_state = infogan.make_infogan(jax.random.key(1), config=config, continuous=2, hidden=1024, q_norm=True)
     _, stored = pretrained.load_players(out, {"generator": g_state, "discriminator": d_state})  # shapes must fit
     assert (stored["networks"], stored["noise_dim"], stored["continuous_codes"], stored["noise"]) == (
         "paper", 62, 2, "uniform")
+    assert stored["q_batchnorm"] and stored["leaky_slope"] == 0.01
     # Chen et al.'s sizes: G's FC 1024 and FC 7·7·128; D's 64 and 128 channels, FC 1024, Q's FC 128
     g_kernels = sorted(leaf.shape for leaf in jax.tree.leaves(g_state.params) if leaf.ndim == 2)
     assert g_kernels == [(74, 1024), (1024, 7 * 7 * 128)]
@@ -237,8 +260,9 @@ def test_train_command_trains_infogan_with_the_papers_networks_and_latent_codes(
     assert logits.shape == (64,) and code_logits.shape == (64, 10) and estimates.shape == (64, 2)
     # without --out, other networks or latent codes never land on a shipped InfoGAN's file
     parser = train.build_parser()
-    assert train._output(parser.parse_args(["infogan", *options])).name == "infogan_paper_z62_c2_uniform_mnist.ckpt"
-    assert train._output(parser.parse_args(["infogan", *options[:-2]])).name == "infogan_paper_z62_c2_mnist.ckpt"
+    assert train._output(parser.parse_args(["infogan", *options])).name == "infogan_paper_z62_c2_mnist.ckpt"
+    assert train._output(parser.parse_args(["infogan", *options, *details])).name == (
+        "infogan_paper_z62_c2_uniform_qbn_leaky0.01_mnist.ckpt")
     assert train._output(parser.parse_args(["infogan", "--real-weight", "1", "--continuous-codes", "2"])).name == (
         "infogan_real_course_z8_c2_mnist.ckpt")
     assert train._output(parser.parse_args(["infogan"])).name == "infogan_mnist.ckpt"
