@@ -223,9 +223,9 @@ def train(d_state, g_state, images, key, steps: int, batch_size: int = 64, infor
     if shear and not real_weight:  # checked before any batch is built
         raise ValueError(f"shear={shear} only changes the real-data term's altered copies T(x): pass real_weight > 0 "
                          "too, or leave shear at 0")
+    _check_noise(noise)
     data_key, train_key = jax.random.split(key)
     batches = data.batches_for_steps(data_key, images, batch_size, steps)
-    _check_noise(noise)  # before any batch is built
     static = {"information_weight": information_weight, "real_weight": real_weight, "shear": shear, "noise": noise}
     states, metrics = run_steps(train_step, {"discriminator": d_state, "generator": g_state}, batches,
                                 jax.random.split(train_key, steps), static=static,

@@ -387,7 +387,7 @@ class CodeHead(nnx.Module):
         self.categories, self.noise_dim, self.norm, self.slope = categories, noise_dim, norm, slope
 
     def hidden_activation(self, features):
-        """The hidden layer's output (B, 128)."""
+        """The hidden layer's output (B, 128). (Its Dense keeps a bias before the BatchNorm, as the authors' Q.)"""
         h = self.hidden(features)
         return leaky_relu(self.hidden_norm(h) if self.norm else h, self.slope)
 
@@ -459,7 +459,7 @@ class LatentEncoder(nnx.Module):
     def __init__(self, config: DCGANConfig, categories: int, noise_dim: int, *, rngs: nnx.Rngs):
         self.categories, self.noise_dim = categories, noise_dim
         self.body = DCGANDiscriminator(config, "none", rngs=rngs)  # its Dense logit goes unused
-        self.code_head = CodeHead(_flat_size(config), categories, noise_dim, rngs=rngs)
+        self.code_head = CodeHead(_flat_size(config), categories, noise_dim, slope=config.leaky_slope, rngs=rngs)
 
     def features(self, x):
         """The convolutions' activations and the head's hidden layer (B, 128)."""
@@ -489,7 +489,8 @@ class JointDiscriminator(nnx.Module):
     def features(self, x, z):
         image_features = self.images.features(x)
         flat = image_features[-1].reshape(x.shape[0], -1)  # (B, 7·7·c2)
-        joint = leaky_relu(self.joint(jnp.concatenate([flat, leaky_relu(self.codes(z))], axis=1)))  # (B, 512)
+        slope = self.images.config.leaky_slope
+        joint = leaky_relu(self.joint(jnp.concatenate([flat, leaky_relu(self.codes(z), slope)], axis=1)), slope)
         return [*image_features, joint]
 
     def __call__(self, x, z):

@@ -145,7 +145,8 @@ def _code_gan_command(args) -> dict:
     start = time.perf_counter()
     if args.model == "infogan":
         networks, hidden = infogan.NETWORKS[args.networks]
-        config = dataclasses.replace(networks, latent_dim=args.noise_dim, leaky_slope=args.leaky_slope)
+        slope = networks.leaky_slope if args.leaky_slope is None else args.leaky_slope  # None: the networks' own
+        config = dataclasses.replace(networks, latent_dim=args.noise_dim, leaky_slope=slope)
         g_state, d_state = infogan.make_infogan(model_key, config=config, continuous=args.continuous_codes,
                                                 hidden=hidden, q_norm=args.q_batchnorm)
         d_state, g_state, _ = infogan.train(d_state, g_state, images, train_key, steps, args.batch_size,
@@ -180,13 +181,13 @@ def _code_gan_command(args) -> dict:
 def _output(args) -> Path:
     names = {"classifier": "classifier_{dataset}", "dcgan": "dcgan_{config}_{dataset}",
              "conditional_dcgan": "conditional_dcgan_{config}_{dataset}"}
-    if args.model == "infogan":  # with the real-data term, or other latent sizes: never the shipped model
+    if args.model == "infogan":  # with the real-data term, other latent codes or networks: never the shipped model
         names["infogan"] = "infogan_real" if args.real_weight else "infogan"
         if (args.networks, args.noise_dim, args.continuous_codes) != ("course", INFOGAN.latent_dim, 0):
             names["infogan"] += "_{networks}_z{noise_dim}_c{continuous_codes}"
         names["infogan"] += "_uniform" if args.noise == "uniform" else ""
         names["infogan"] += "_qbn" if args.q_batchnorm else ""
-        names["infogan"] += "_leaky{leaky_slope}" if args.leaky_slope != INFOGAN.leaky_slope else ""
+        names["infogan"] += "_leaky{leaky_slope}" if args.leaky_slope is not None else ""
         names["infogan"] += "_{dataset}"
     if args.model == "clustergan" and args.recipe != "course":  # other players: never the shipped course model
         names["clustergan"] = "clustergan_{recipe}_{dataset}"
@@ -238,8 +239,9 @@ def _add_code_gan_options(commands: dict) -> None:
                                      help="G's noise: N(0, I), or U(−1, 1) as in the paper's MNIST model")
     commands["infogan"].add_argument("--q-batchnorm", action="store_true",
                                      help="a BatchNorm in Q's hidden layer, as in the authors' code")
-    commands["infogan"].add_argument("--leaky-slope", type=float, default=INFOGAN.leaky_slope,
-                                     help="D's and Q's LeakyReLU slope (DCGAN's 0.2; the authors' InfoGAN code: 0.01)")
+    commands["infogan"].add_argument("--leaky-slope", type=float, default=None,
+                                     help="D's and Q's LeakyReLU slope (default: the networks', DCGAN's 0.2; the "
+                                          "authors' InfoGAN code: 0.01)")
     commands["infogan"].add_argument("--continuous-codes", type=int, default=0,
                                      help="continuous codes c′ ~ U(−1, 1) that Q estimates too (the paper's: 2)")
     commands["infogan"].add_argument("--shear", type=float, default=0.0,

@@ -230,10 +230,12 @@ def test_infogan_discriminator_takes_the_authors_leaky_slope_and_q_batchnorm():
     np.testing.assert_allclose(np.minimum(theirs_first, 0), 0.05 * np.minimum(ours_first, 0), rtol=1e-5, atol=1e-8)
     assert float(np.min(ours_first)) < 0  # so the line above compared negative parts
     assert not hasattr(ours.code_head, "hidden_norm") and theirs.code_head.hidden_norm.num_features == 128
-    q_hidden = np.asarray(theirs.features(images)[-1])  # (8, 128): LeakyReLU(BatchNorm(Dense(φ))), batch statistics
-    normalised = np.where(q_hidden > 0, q_hidden, q_hidden / 0.01)  # undo the slope: each unit's mean 0, SD 1
-    np.testing.assert_allclose(normalised.mean(axis=0), 0, atol=1e-4)
-    np.testing.assert_allclose(normalised.std(axis=0), 1, atol=0.01)
+    # D's FC 1024 (φ) and Q's FC 128: LeakyReLU(BatchNorm(Dense(·))) with batch statistics, so undoing the slope of
+    # 0.01 leaves each unit with mean 0 and SD 1 over the batch (with the slope of 0.2, the SD would be far off)
+    for layer in theirs.features(images)[2:]:  # (8, 1024), (8, 128)
+        normalised = np.where(layer > 0, layer, layer / 0.01)
+        np.testing.assert_allclose(normalised.mean(axis=0), 0, atol=1e-4)
+        np.testing.assert_allclose(normalised.std(axis=0), 1, atol=0.01)
 
 
 def test_train_command_trains_infogan_with_the_papers_networks_and_latent_codes(tmp_path, data_dir):
@@ -246,10 +248,16 @@ def test_train_command_trains_infogan_with_the_papers_networks_and_latent_codes(
     train.main(["infogan", *options, *details, "--epochs", "0.005", "--data-dir", str(data_dir), "--out", str(out)])
     config = dataclasses.replace(infogan.PAPER_NETWORKS, latent_dim=62, leaky_slope=0.01)
     g_state, d_state = infogan.make_infogan(jax.random.key(1), config=config, continuous=2, hidden=1024, q_norm=True)
-    _, stored = pretrained.load_players(out, {"generator": g_state, "discriminator": d_state})  # shapes must fit
+    players, stored = pretrained.load_players(out, {"generator": g_state, "discriminator": d_state})  # shapes fit
     assert (stored["networks"], stored["noise_dim"], stored["continuous_codes"], stored["noise"]) == (
         "paper", 62, 2, "uniform")
     assert stored["q_batchnorm"] and stored["leaky_slope"] == 0.01
+    trained = players["discriminator"]  # Q's BatchNorm kept running statistics, which evaluation uses
+    assert float(jnp.abs(trained.batch_stats["code_head"]["hidden_norm"]["mean"][...]).max()) > 0
+    batch = np.asarray(_images(jax.random.key(4), 16))
+    (_, evaluated, _), _ = apply_model(trained, trained.params, trained.batch_stats, batch, False)
+    (_, in_training, _), _ = apply_model(trained, trained.params, trained.batch_stats, batch, True)
+    assert not np.allclose(evaluated, in_training)
     # Chen et al.'s sizes: G's FC 1024 and FC 7·7·128; D's 64 and 128 channels, FC 1024, Q's FC 128
     g_kernels = sorted(leaf.shape for leaf in jax.tree.leaves(g_state.params) if leaf.ndim == 2)
     assert g_kernels == [(74, 1024), (1024, 7 * 7 * 128)]
@@ -258,7 +266,7 @@ def test_train_command_trains_infogan_with_the_papers_networks_and_latent_codes(
     images = np.asarray(_images(jax.random.key(3), 64))
     (logits, code_logits, estimates), _ = apply_model(d_state, d_state.params, d_state.batch_stats, images, False)
     assert logits.shape == (64,) and code_logits.shape == (64, 10) and estimates.shape == (64, 2)
-    # without --out, other networks or latent codes never land on a shipped InfoGAN's file
+    # without --out, other networks, latent codes, noise or details never land on a shipped InfoGAN's file
     parser = train.build_parser()
     assert train._output(parser.parse_args(["infogan", *options])).name == "infogan_paper_z62_c2_mnist.ckpt"
     assert train._output(parser.parse_args(["infogan", *options, *details])).name == (
