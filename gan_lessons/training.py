@@ -40,11 +40,6 @@ from gan_lessons.state import sample_latent as sample_latent
 from gan_lessons.steps import plain_d_step, plain_g_step, plain_train_step
 
 
-def cosine_schedule(learning_rate: float, length: float) -> optax.Schedule:
-    """The rate from ``learning_rate`` down to 5 % of it along a cosine over ``length`` (updates, or seconds)."""
-    return optax.cosine_decay_schedule(learning_rate, length, alpha=0.05)
-
-
 @functools.cache
 def recipe_optimizer(objective: Objective, learning_rate: float, cosine_steps: int = 0) -> optax.GradientTransformation:
     """The optimiser chapter 06 gives a recipe (an ``Objective``, e.g. one of ``OBJECTIVES``).
@@ -57,7 +52,7 @@ def recipe_optimizer(objective: Objective, learning_rate: float, cosine_steps: i
     """
     if not isinstance(objective, Objective):
         raise TypeError(f"pass the recipe's Objective (e.g. training.OBJECTIVES['hinge']), got {objective!r}")
-    rate = cosine_schedule(learning_rate, cosine_steps) if cosine_steps else learning_rate
+    rate = optax.cosine_decay_schedule(learning_rate, cosine_steps, alpha=0.05) if cosine_steps else learning_rate
     if objective.clip_value:
         return optax.rmsprop(rate)
     if objective.gradient_penalty_weight:
