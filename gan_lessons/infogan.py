@@ -120,9 +120,12 @@ def real_code_loss(code_logits, altered_code_logits):
     return conditional_entropy - marginal_entropy + consistency
 
 
+NOISES = ("normal", "uniform")  # G's noise: N(0, I), or U(−1, 1) as in Chen et al.'s MNIST model
+
+
 def _check_noise(noise: str) -> None:
-    if noise not in ("normal", "uniform"):
-        raise ValueError(f"noise must be 'normal' or 'uniform', got {noise!r}")
+    if noise not in NOISES:
+        raise ValueError(f"noise must be {' or '.join(map(repr, NOISES))}, got {noise!r}")
 
 
 def sample_codes(key, count: int, noise_dim: int, categories: int, continuous: int = 0, noise: str = "normal"):

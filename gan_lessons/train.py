@@ -29,7 +29,7 @@ import jax
 
 from gan_lessons import data, pretrained
 from gan_lessons.dcgan import judge_generator, train_dcgan
-from gan_lessons.infogan import INFOGAN
+from gan_lessons.infogan import INFOGAN, NOISES
 from gan_lessons.running import Checkpointing
 from gan_lessons.state import TrainState, dcgan_optimizer
 
@@ -235,7 +235,7 @@ def _add_code_gan_options(commands: dict) -> None:
     commands["infogan"].add_argument("--noise-dim", type=int, default=INFOGAN.latent_dim,
                                      help="G's noise dimensions beside its codes, whatever the networks (the "
                                           "paper's MNIST model: 62, drawn from U(−1, 1))")
-    commands["infogan"].add_argument("--noise", choices=["normal", "uniform"], default="normal",
+    commands["infogan"].add_argument("--noise", choices=NOISES, default="normal",
                                      help="G's noise: N(0, I), or U(−1, 1) as in the paper's MNIST model")
     commands["infogan"].add_argument("--q-batchnorm", action="store_true",
                                      help="a BatchNorm in Q's hidden layer, as in the authors' code")
