@@ -1,0 +1,53 @@
+"""tools/dcgan_ladder.py: the averaged weights follow their formula, a run is recorded, and chapter 04's record
+holds what the chapter reads (every recorded rung with seeds 0-2 for the full 8 epochs)."""
+
+import json
+import sys
+from pathlib import Path
+
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+import dcgan_ladder  # noqa: E402
+
+RECORD = Path(__file__).resolve().parent.parent / "notebooks/results/04_ladder.json"
+
+
+def test_the_average_follows_its_recurrence_and_leaves_the_updates_alone():
+    inner, decay = optax.sgd(0.1), 0.9
+    averaged = dcgan_ladder.with_average(inner, decay)
+    params = {"w": jnp.array([1.0, -2.0])}
+    state, inner_state, expected = averaged.init(params), inner.init(params), np.array([1.0, -2.0])
+    for _ in range(3):
+        grads = {"w": 2 * params["w"]}  # the gradient of ‖w‖²
+        updates, state = averaged.update(grads, state, params)
+        plain_updates, inner_state = inner.update(grads, inner_state, params)
+        np.testing.assert_array_equal(updates["w"], plain_updates["w"])
+        params = optax.apply_updates(params, updates)
+        expected = decay * expected + (1 - decay) * np.asarray(params["w"])
+        np.testing.assert_allclose(state.average["w"], expected, rtol=1e-6)
+    assert not np.allclose(state.average["w"], params["w"])  # an average of the path, not the last point
+
+
+def test_a_short_run_is_judged_and_recorded(tmp_path, capsys):
+    record = tmp_path / "ladder.json"
+    record.write_text(json.dumps({"runs": []}))
+    dcgan_ladder.main(["shipped", "0", "--epochs", "0.003", "--record", str(record)])
+    (run,) = json.loads(record.read_text())["runs"]
+    assert (run["rung"], run["seed"], run["steps"]) == ("shipped", 0, 3)
+    for kind in ("live", "average"):
+        assert 0.1 <= run[kind]["confidence"] <= 1 and run[kind]["smallest"] <= 0.1 <= run[kind]["largest"]
+        assert run[kind]["fd"] > 100  # three steps from scratch: far from the digits
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == run
+
+
+def test_chapter_04s_record_has_every_rung_with_three_seeds_for_eight_epochs():
+    recorded = json.loads(RECORD.read_text())
+    assert set(recorded["rungs"]) <= set(dcgan_ladder.RUNGS) and "shipped" in recorded["rungs"]
+    for rung, description in recorded["rungs"].items():
+        assert description == dcgan_ladder.RUNGS[rung][0]
+        runs = [run for run in recorded["runs"] if run["rung"] == rung]
+        assert sorted(run["seed"] for run in runs) == [0, 1, 2], rung
+        assert all(run["epochs"] == 8.0 and run["steps"] == 8 * (60_000 // 64) for run in runs), rung
