@@ -6,7 +6,8 @@ Every rung trains for 8 epochs of batches of 64 (the shipped recipe's), from the
 model's, the data's and training's keys as ``dcgan.train_dcgan`` does), and is judged on 10,000 samples from one
 fixed z: the shipped classifier's mean confidence and class shares, and the Fréchet distance of its features to
 the 10,000 test digits'. G's weights are also averaged over the run (an exponential moving average, decay 0.999,
-kept beside Adam's state), and the average is judged the same way: one more rung, free with every run. The result is
+kept beside Adam's state), and the average is judged the same way, with the BatchNorm statistics G kept during
+the run (those of its last weights): one more rung, free with every run. The result is
 printed as a JSON line and, with ``--record``, added to that file's runs. The rungs are chosen by mean confidence
 on G's samples, which reads no test digit; the FD is reported, not chosen on.
 """
@@ -36,8 +37,6 @@ RUNGS = {
                2e-4, 2e-4, dataclasses.replace(CPU, discriminator_channels=(64, 128))),
     "hinge_sn": ("hinge loss and spectral norm in D, no R1 (SNGAN's recipe)", Objective("hinge", "linear",
                  spectral_norm=True), "spectral", 2e-4, 2e-4, CPU),
-    "ttur": ("two timescales (TTUR): G 1e-4, D 4e-4", Objective(r1_weight=1.0), "batch", 1e-4, 4e-4, CPU),
-    "r1_10": ("R1 γ = 10", Objective(r1_weight=10.0), "batch", 2e-4, 2e-4, CPU),
 }
 AVERAGE_DECAY = 0.999
 BATCH_SIZE, JUDGE_SAMPLES, JUDGE_SEED = 64, 10_000, 1234
