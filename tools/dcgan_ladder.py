@@ -74,14 +74,13 @@ def train_rung(rung: str, seed: int, epochs: float, images):
     return g_state, time.perf_counter() - start, steps
 
 
-def judge_generator(g_state, judge, test_features, z) -> dict:
+def score_samples(g_state, judge, test_features, z) -> dict:
     """Mean confidence, smallest and largest class share, and FD to the test digits, of G's samples of ``z``."""
     samples = generate(g_state, z)
-    probabilities = classifier.predict_probabilities(judge, samples)
-    shares = classifier.class_histogram(probabilities)
+    shares, confidence = classifier.judge(judge, samples)  # chapter 04's two numbers
     fd = metrics.frechet_distance(test_features, classifier.classifier_features(judge, samples))
-    return {"confidence": round(classifier.mean_confidence(probabilities), 4),
-            "smallest": round(float(shares.min()), 4), "largest": round(float(shares.max()), 4), "fd": round(fd, 2)}
+    return {"confidence": round(confidence, 4), "smallest": round(float(shares.min()), 4),
+            "largest": round(float(shares.max()), 4), "fd": round(fd, 2)}
 
 
 def main(argv=None):
@@ -97,8 +96,8 @@ def main(argv=None):
     test_features = classifier.classifier_features(judge, data.load_mnist("test")[0])
     z = sample_latent(jax.random.key(JUDGE_SEED), JUDGE_SAMPLES, 100)
     record = {"rung": args.rung, "seed": args.seed, "epochs": args.epochs, "steps": steps, "seconds": round(seconds),
-              "live": judge_generator(g_state, judge, test_features, z),
-              "average": judge_generator(g_state.replace(params=g_state.opt_state.average), judge, test_features, z)}
+              "live": score_samples(g_state, judge, test_features, z),
+              "average": score_samples(g_state.replace(params=g_state.opt_state.average), judge, test_features, z)}
     print(json.dumps(record))
     if args.record:
         results = json.loads(args.record.read_text())
