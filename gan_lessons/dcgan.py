@@ -13,8 +13,10 @@ import jax
 
 from gan_lessons import data, pretrained
 from gan_lessons.classifier import judge
-from gan_lessons.models import make_dcgan
+from gan_lessons.losses import NON_SATURATING
+from gan_lessons.models import DCGANConfig, make_dcgan
 from gan_lessons.running import Checkpointing
+from gan_lessons.state import with_average
 from gan_lessons.training import (
     Objective,
     TrainState,
@@ -46,25 +48,33 @@ def live_run_optimizer(steps: int):
     return recipe_optimizer(Objective(), LIVE_RUN.learning_rate, cosine_steps=steps)
 
 
-def train_dcgan(config_name: str, images, key, epochs: float = 1.0, batch_size: int = 128,
+def train_dcgan(config: DCGANConfig | str, images, key, epochs: float = 1.0, batch_size: int = 128,
                 generator_learning_rate: float = 2e-4, discriminator_learning_rate: float = 2e-4,
-                progress: bool = True, r1_weight: float = 0.0, checkpointing: Checkpointing | None = None):
+                progress: bool = True, objective: Objective = NON_SATURATING, average_decay: float = 0.0,
+                checkpointing: Checkpointing | None = None):
     """Train a DCGAN from scratch; returns (g_state, d_state, metrics, optimiser settings).
 
-    ``epochs`` may be fractional: 0.5 trains on half an epoch's batches.
-    ``r1_weight``: γ of the R1 penalty on D (``losses.r1_penalty``; 0: none).
-    ``checkpointing``: save progress periodically and resume from it (``running.Checkpointing``).
+    ``config``: a ``models.CONFIGS`` name ("cpu", "paper") or a ``DCGANConfig``. ``epochs`` may be fractional:
+    0.5 trains on half an epoch's batches. ``objective``: the recipe (``losses.Objective``), e.g.
+    ``Objective(r1_weight=1.0)`` for R1 with γ = 1; with ``spectral_norm`` D's layers are spectrally normalised.
+    ``average_decay`` > 0 also keeps an exponential moving average of G's weights, in
+    ``g_state.opt_state.average`` (``state.with_average``). ``checkpointing``: save progress periodically and
+    resume from it (``running.Checkpointing``).
     """
     model_key, data_key, train_key = jax.random.split(key, 3)
-    generator, discriminator = make_dcgan(config_name, model_key)
+    norm = "spectral" if objective.spectral_norm else "batch"
+    generator, discriminator = make_dcgan(config, model_key, discriminator_norm=norm)
     optimizers = {
         "generator_optimizer": {"learning_rate": generator_learning_rate},
         "discriminator_optimizer": {"learning_rate": discriminator_learning_rate},
     }
-    g_state = TrainState.create(generator, dcgan_optimizer(**optimizers["generator_optimizer"]))
+    g_optimizer = dcgan_optimizer(**optimizers["generator_optimizer"])
+    if average_decay:
+        g_optimizer = with_average(g_optimizer, average_decay)
+    g_state = TrainState.create(generator, g_optimizer)
     d_state = TrainState.create(discriminator, dcgan_optimizer(**optimizers["discriminator_optimizer"]))
     batches = data.batches_for_steps(data_key, images, batch_size, int(round(epochs * (len(images) // batch_size))))
-    d_state, g_state, metrics = train(d_state, g_state, batches, train_key, Objective(r1_weight=r1_weight),
+    d_state, g_state, metrics = train(d_state, g_state, batches, train_key, objective,
                                       progress=progress, description="DCGAN", checkpointing=checkpointing)
     return g_state, d_state, metrics, optimizers
 

@@ -8,7 +8,7 @@ do the course's classifier and VAE.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -56,6 +56,26 @@ def adam(learning_rate: float, b1: float = 0.9, b2: float = 0.999):
 def dcgan_optimizer(learning_rate=2e-4, b1=0.5):
     """Adam with DCGAN's settings (Radford et al. 2015: lr 2e-4, β1 = 0.5), cached (see ``adam``)."""
     return adam(learning_rate, b1)
+
+
+class AveragedState(NamedTuple):
+    inner: Any  # the wrapped optimiser's state
+    average: Any  # the exponential moving average of the parameters after each update
+
+
+@functools.cache
+def with_average(inner: optax.GradientTransformation, decay: float) -> optax.GradientTransformation:
+    """``inner``, also keeping average ← decay · average + (1 − decay) · (the parameters after the update) in its
+    state (``opt_state.average``): an EMA of G's weights, judged in place of its last ones. Cached (see ``adam``)."""
+    def init(params):
+        return AveragedState(inner.init(params), params)
+
+    def update(updates, state, params):
+        updates, inner_state = inner.update(updates, state.inner, params)
+        new_params = optax.apply_updates(params, updates)
+        return updates, AveragedState(inner_state, optax.incremental_update(new_params, state.average, 1 - decay))
+
+    return optax.GradientTransformation(init, update)
 
 
 def apply_model(state: TrainState, params, batch_stats, inputs, train: bool):

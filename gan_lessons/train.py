@@ -30,6 +30,7 @@ import jax
 from gan_lessons import data, pretrained
 from gan_lessons.dcgan import judge_generator, train_dcgan
 from gan_lessons.infogan import INFOGAN, NOISES
+from gan_lessons.losses import Objective
 from gan_lessons.running import Checkpointing
 from gan_lessons.state import TrainState, dcgan_optimizer
 
@@ -56,8 +57,8 @@ def _dcgan_command(args) -> dict:
     train_key, judge_key = jax.random.split(jax.random.key(args.seed))
     g_state, d_state, metrics, optimizers = train_dcgan(
         args.config, images, train_key, args.epochs, args.batch_size,
-        args.generator_learning_rate, args.discriminator_learning_rate, r1_weight=args.r1_weight,
-        checkpointing=_checkpointing(args))
+        args.generator_learning_rate, args.discriminator_learning_rate,
+        objective=Objective(r1_weight=args.r1_weight), checkpointing=_checkpointing(args))
     result = {"final_d_real": round(float(metrics["d_real"][-100:].mean()), 3),
               "final_d_fake": round(float(metrics["d_fake"][-100:].mean()), 3)}
     out = _output(args)

@@ -7,7 +7,7 @@ import optax
 import pytest
 from flax import nnx
 
-from gan_lessons import compiling, data, losses, steps, training
+from gan_lessons import compiling, data, losses, state, steps, training
 from gan_lessons.models import MLPDiscriminator, MLPGenerator, make_dcgan
 
 
@@ -283,6 +283,37 @@ def test_recipe_optimizers_follow_the_papers_and_are_shared():
         training.recipe_optimizer("WGAN-GP", 1e-4)
     # a plain rate gives the very optimiser chapter 04's DCGAN uses: one compiled step serves both
     assert training.recipe_optimizer(recipes["non-saturating"], 2e-4) is training.dcgan_optimizer(2e-4)
+
+
+def test_the_average_follows_its_recurrence_and_leaves_the_updates_alone():
+    inner, decay = optax.sgd(0.1), 0.9
+    averaged = state.with_average(inner, decay)
+    params = {"w": jnp.array([1.0, -2.0])}
+    averaged_state, inner_state, expected = averaged.init(params), inner.init(params), np.array([1.0, -2.0])
+    for _ in range(3):
+        grads = {"w": 2 * params["w"]}  # the gradient of ‖w‖²
+        updates, averaged_state = averaged.update(grads, averaged_state, params)
+        plain_updates, inner_state = inner.update(grads, inner_state, params)
+        np.testing.assert_array_equal(updates["w"], plain_updates["w"])
+        params = optax.apply_updates(params, updates)
+        expected = decay * expected + (1 - decay) * np.asarray(params["w"])
+        np.testing.assert_allclose(averaged_state.average["w"], expected, rtol=1e-6)
+    assert not np.allclose(averaged_state.average["w"], params["w"])  # an average of the path, not the last point
+    assert state.with_average(inner, decay) is averaged  # cached: a rerun reuses its compiled step
+
+
+def test_train_dcgan_takes_the_recipe_and_keeps_g_s_average_on_request():
+    from gan_lessons import dcgan
+
+    images = np.asarray(jax.random.uniform(jax.random.key(1), (192, 28, 28, 1), minval=-1, maxval=1))
+    hinge_sn = training.Objective("hinge", "linear", spectral_norm=True)
+    g_state, d_state, history, _ = dcgan.train_dcgan("cpu", images, jax.random.key(0), epochs=1.0, batch_size=64,
+                                                     progress=False, objective=hinge_sn, average_decay=0.5)
+    assert len(history["d_real"]) == 3
+    assert any(isinstance(layer, nnx.SpectralNorm) for _, layer in nnx.iter_graph(d_state.model()))
+    average = g_state.opt_state.average  # three updates with decay 0.5: an average of the path, not its end
+    assert not identical(average, g_state.params)
+    assert jax.tree.structure(average) == jax.tree.structure(g_state.params)
 
 
 def test_live_run_optimizer_is_dcgans_adam_falling_from_its_rate_to_five_percent_over_the_run():

@@ -2,12 +2,12 @@
 
     python tools/dcgan_ladder.py RUNG SEED [--epochs 8] [--record notebooks/results/04_ladder.json]
 
-Every rung trains for 8 epochs of batches of 64 (the shipped recipe's), from the seed's key (split into the
-model's, the data's and training's keys as ``dcgan.train_dcgan`` does), and is judged on 10,000 samples from one
-fixed z: the shipped classifier's mean confidence and class shares, and the Fréchet distance of its features to
-the 10,000 test digits'. G's weights are also averaged over the run (an exponential moving average, decay 0.999,
-kept beside Adam's state), and the average is judged the same way, with the BatchNorm statistics G kept during
-the run (those of its last weights): one more rung, free with every run. The result is
+Every rung is ``dcgan.train_dcgan`` for 8 epochs of batches of 64 (the shipped recipe's) from the seed's key,
+with the rung's objective, rates and sizes, and is judged on 10,000 samples from one fixed z: the shipped
+classifier's mean confidence and class shares, and the Fréchet distance of its features to the 10,000 test
+digits'. G's weights are also averaged over the run (an exponential moving average, decay 0.999, kept beside
+Adam's state: ``train_dcgan``'s ``average_decay``), and the average is judged the same way, with the BatchNorm
+statistics G kept during the run (those of its last weights): one more rung, free with every run. The result is
 printed as a JSON line and, with ``--record``, added to that file's runs. The rungs are chosen by mean confidence
 on G's samples, which reads no test digit; the FD is reported, not chosen on.
 """
@@ -19,59 +19,35 @@ import dataclasses
 import json
 import time
 from pathlib import Path
-from typing import Any, NamedTuple
 
 import jax
-import optax
 
 from gan_lessons import classifier, data, metrics, pretrained
+from gan_lessons.dcgan import train_dcgan
 from gan_lessons.losses import Objective
-from gan_lessons.models import CPU, make_dcgan
-from gan_lessons.training import TrainState, dcgan_optimizer, generate, sample_latent, train
+from gan_lessons.models import CPU
+from gan_lessons.training import generate, sample_latent
 
-# name: (what changes, the objective, D's normalisation, G's and D's Adam rates, the networks' sizes)
+# name: (what changes, the objective, G's and D's Adam rates, the networks' sizes)
 RUNGS = {
     "shipped": ("the shipped recipe: non-saturating loss, R1 γ = 1, rates 2e-4", Objective(r1_weight=1.0),
-                "batch", 2e-4, 2e-4, CPU),
-    "wide_d": ("D with the paper's channels (64, 128) instead of (16, 32)", Objective(r1_weight=1.0), "batch",
+                2e-4, 2e-4, CPU),
+    "wide_d": ("D with the paper's channels (64, 128) instead of (16, 32)", Objective(r1_weight=1.0),
                2e-4, 2e-4, dataclasses.replace(CPU, discriminator_channels=(64, 128))),
     "hinge_sn": ("hinge loss and spectral norm in D, no R1 (SNGAN's recipe)", Objective("hinge", "linear",
-                 spectral_norm=True), "spectral", 2e-4, 2e-4, CPU),
+                 spectral_norm=True), 2e-4, 2e-4, CPU),
 }
 AVERAGE_DECAY = 0.999
 BATCH_SIZE, JUDGE_SAMPLES, JUDGE_SEED = 64, 10_000, 1234
 
 
-class AveragedState(NamedTuple):
-    inner: Any  # the wrapped optimiser's state
-    average: Any  # the exponential moving average of the parameters after each update
-
-
-def with_average(inner: optax.GradientTransformation, decay: float) -> optax.GradientTransformation:
-    """``inner``, also keeping average ← decay · average + (1 − decay) · (the parameters after the update)."""
-    def init(params):
-        return AveragedState(inner.init(params), params)
-
-    def update(updates, state, params):
-        updates, inner_state = inner.update(updates, state.inner, params)
-        new_params = optax.apply_updates(params, updates)
-        return updates, AveragedState(inner_state, optax.incremental_update(new_params, state.average, 1 - decay))
-
-    return optax.GradientTransformation(init, update)
-
-
 def train_rung(rung: str, seed: int, epochs: float, images):
     """(G's state, seconds, steps) for one rung and seed; G's optimiser state holds the averaged weights."""
-    _, objective, norm, g_rate, d_rate, config = RUNGS[rung]
-    model_key, data_key, train_key = jax.random.split(jax.random.key(seed), 3)
-    generator, discriminator = make_dcgan(config, model_key, discriminator_norm=norm)
-    g_state = TrainState.create(generator, with_average(dcgan_optimizer(g_rate), AVERAGE_DECAY))
-    d_state = TrainState.create(discriminator, dcgan_optimizer(d_rate))
-    steps = int(round(epochs * (len(images) // BATCH_SIZE)))
+    _, objective, g_rate, d_rate, config = RUNGS[rung]
     start = time.perf_counter()
-    d_state, g_state, _ = train(d_state, g_state, data.batches_for_steps(data_key, images, BATCH_SIZE, steps),
-                                train_key, objective, progress=False)
-    return g_state, time.perf_counter() - start, steps
+    g_state, _, _, _ = train_dcgan(config, images, jax.random.key(seed), epochs, BATCH_SIZE, g_rate, d_rate,
+                                   progress=False, objective=objective, average_decay=AVERAGE_DECAY)
+    return g_state, time.perf_counter() - start, int(round(epochs * (len(images) // BATCH_SIZE)))
 
 
 def score_samples(g_state, judge, test_features, z) -> dict:
