@@ -1,8 +1,10 @@
-"""A DCGAN trained and judged in one call each: what chapters 04 and 05 and the command line use.
+"""A DCGAN trained and judged in one call each: what chapters 04 and 05, the command line and chapter 04's
+recipe ladder (tools/dcgan_ladder.py) use.
 
-``train_dcgan`` builds the two players (``models.make_dcgan``) with DCGAN's Adam and trains them with
-``training.train`` on shuffled batches of ``images``; ``judge_generator`` asks the shipped classifier what the
-generator draws. The command line (``python -m gan_lessons.train dcgan``) calls these two and saves the result.
+``train_dcgan`` builds the two players (``models.make_dcgan``) with a recipe's optimiser (DCGAN's Adam for the
+non-saturating loss) and trains them with ``training.train`` on shuffled batches of ``images``;
+``judge_generator`` asks the shipped classifier what the generator draws. The command line
+(``python -m gan_lessons.train dcgan``) calls these two and saves the result.
 """
 
 from __future__ import annotations
@@ -13,14 +15,12 @@ import jax
 
 from gan_lessons import data, pretrained
 from gan_lessons.classifier import judge
-from gan_lessons.losses import NON_SATURATING
+from gan_lessons.losses import NON_SATURATING, Objective
 from gan_lessons.models import DCGANConfig, make_dcgan
 from gan_lessons.running import Checkpointing
 from gan_lessons.state import with_average
 from gan_lessons.training import (
-    Objective,
     TrainState,
-    dcgan_optimizer,
     generate,
     latent_dim,
     recipe_optimizer,
@@ -55,12 +55,16 @@ def train_dcgan(config: DCGANConfig | str, images, key, epochs: float = 1.0, bat
     """Train a DCGAN from scratch; returns (g_state, d_state, metrics, optimiser settings).
 
     ``config``: a ``models.CONFIGS`` name ("cpu", "paper") or a ``DCGANConfig``. ``epochs`` may be fractional:
-    0.5 trains on half an epoch's batches. ``objective``: the recipe (``losses.Objective``), e.g.
-    ``Objective(r1_weight=1.0)`` for R1 with γ = 1; with ``spectral_norm`` D's layers are spectrally normalised.
-    ``average_decay`` > 0 also keeps an exponential moving average of G's weights, in
-    ``g_state.opt_state.average`` (``state.with_average``). ``checkpointing``: save progress periodically and
-    resume from it (``running.Checkpointing``).
+    0.5 trains on half an epoch's batches (every batch is one D update; with ``critic_steps`` n, G updates once
+    per n of them). ``objective``: the recipe (``losses.Objective``), e.g. ``Objective(r1_weight=1.0)`` for R1
+    with γ = 1; both players get its optimiser (``recipe_optimizer``: DCGAN's Adam unless the recipe's paper
+    says otherwise), and D spectral norm if it asks for it. ``average_decay`` in (0, 1) also keeps an
+    exponential moving average of G's weights in ``g_state.opt_state.average`` (``state.with_average``): draw
+    from it with ``g_state.replace(params=g_state.opt_state.average)`` (its BatchNorm statistics are the last
+    weights'). ``checkpointing``: save progress periodically and resume from it (``running.Checkpointing``).
     """
+    if not 0 <= average_decay < 1:
+        raise ValueError(f"average_decay must be in [0, 1) (0: no average; e.g. 0.999), got {average_decay}")
     model_key, data_key, train_key = jax.random.split(key, 3)
     norm = "spectral" if objective.spectral_norm else "batch"
     generator, discriminator = make_dcgan(config, model_key, discriminator_norm=norm)
@@ -68,12 +72,15 @@ def train_dcgan(config: DCGANConfig | str, images, key, epochs: float = 1.0, bat
         "generator_optimizer": {"learning_rate": generator_learning_rate},
         "discriminator_optimizer": {"learning_rate": discriminator_learning_rate},
     }
-    g_optimizer = dcgan_optimizer(**optimizers["generator_optimizer"])
+    g_optimizer = recipe_optimizer(objective, generator_learning_rate)
     if average_decay:
         g_optimizer = with_average(g_optimizer, average_decay)
+        optimizers["generator_optimizer"]["average_decay"] = average_decay
     g_state = TrainState.create(generator, g_optimizer)
-    d_state = TrainState.create(discriminator, dcgan_optimizer(**optimizers["discriminator_optimizer"]))
-    batches = data.batches_for_steps(data_key, images, batch_size, int(round(epochs * (len(images) // batch_size))))
+    d_state = TrainState.create(discriminator, recipe_optimizer(objective, discriminator_learning_rate))
+    d_updates = int(round(epochs * (len(images) // batch_size)))
+    d_updates -= d_updates % objective.critic_steps  # whole rounds of critic steps, each ending in a G update
+    batches = data.batches_for_steps(data_key, images, batch_size, d_updates)
     d_state, g_state, metrics = train(d_state, g_state, batches, train_key, objective,
                                       progress=progress, description="DCGAN", checkpointing=checkpointing)
     return g_state, d_state, metrics, optimizers

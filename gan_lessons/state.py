@@ -66,7 +66,9 @@ class AveragedState(NamedTuple):
 @functools.cache
 def with_average(inner: optax.GradientTransformation, decay: float) -> optax.GradientTransformation:
     """``inner``, also keeping average ← decay · average + (1 − decay) · (the parameters after the update) in its
-    state (``opt_state.average``): an EMA of G's weights, judged in place of its last ones. Cached (see ``adam``)."""
+    state (``opt_state.average``): an EMA of G's weights, judged in place of its last ones. The average starts
+    at the initial weights and is not bias-corrected, so it needs many more than 1 / (1 − decay) updates to
+    forget them. Cached on ``inner``'s identity and ``decay`` (see ``adam``)."""
     def init(params):
         return AveragedState(inner.init(params), params)
 

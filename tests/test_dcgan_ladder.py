@@ -1,4 +1,4 @@
-"""tools/dcgan_ladder.py: a run is judged and recorded, and chapter 04's record what the chapter reads
+"""tools/dcgan_ladder.py: a run is judged and recorded, and chapter 04's record holds what the chapter reads
 (seeds 0-2 for the full 8 epochs of each rung it records)."""
 
 import json

@@ -302,18 +302,35 @@ def test_the_average_follows_its_recurrence_and_leaves_the_updates_alone():
     assert state.with_average(inner, decay) is averaged  # cached: a rerun reuses its compiled step
 
 
-def test_train_dcgan_takes_the_recipe_and_keeps_g_s_average_on_request():
+def test_train_dcgan_trains_with_the_recipe_and_keeps_g_s_average_on_request():
     from gan_lessons import dcgan
 
     images = np.asarray(jax.random.uniform(jax.random.key(1), (192, 28, 28, 1), minval=-1, maxval=1))
-    hinge_sn = training.Objective("hinge", "linear", spectral_norm=True)
-    g_state, d_state, history, _ = dcgan.train_dcgan("cpu", images, jax.random.key(0), epochs=1.0, batch_size=64,
-                                                     progress=False, objective=hinge_sn, average_decay=0.5)
+
+    def run(objective, **options):
+        return dcgan.train_dcgan("cpu", images, jax.random.key(0), epochs=1.0, batch_size=64, progress=False,
+                                 objective=objective, **options)
+
+    g_state, d_state, history, settings = run(training.Objective("hinge", "linear", spectral_norm=True),
+                                              average_decay=0.5)
     assert len(history["d_real"]) == 3
     assert any(isinstance(layer, nnx.SpectralNorm) for _, layer in nnx.iter_graph(d_state.model()))
-    average = g_state.opt_state.average  # three updates with decay 0.5: an average of the path, not its end
-    assert not identical(average, g_state.params)
-    assert jax.tree.structure(average) == jax.tree.structure(g_state.params)
+    # the loss reaches the steps: the same players and batches under the non-saturating loss end elsewhere
+    assert not identical(d_state.params, run(training.Objective(spectral_norm=True))[1].params)
+    # three updates at decay 0.5: the average is 1/8 the initial weights and 7/8 the path, neither end of it
+    generator, _ = make_dcgan("cpu", jax.random.split(jax.random.key(0), 3)[0], discriminator_norm="spectral")
+    initial = nnx.split(generator, nnx.Param, ...)[1]
+    average = g_state.opt_state.average
+    assert not identical(average, g_state.params) and not identical(average, initial)
+    assert settings["generator_optimizer"]["average_decay"] == 0.5
+    # a WGAN-GP recipe: its Adam (β1 = 0, β2 = 0.9) for both players; 6 batches make one round of 5 critic steps
+    wgan_gp = training.OBJECTIVES["WGAN-GP"]
+    g_state, d_state, history, _ = dcgan.train_dcgan("cpu", images, jax.random.key(0), epochs=2.0, batch_size=64,
+                                                     progress=False, objective=wgan_gp)
+    assert len(history["d_real"]) == 1 and int(d_state.step) == 5 and int(g_state.step) == 1
+    assert d_state.optimizer is g_state.optimizer is training.recipe_optimizer(wgan_gp, 2e-4)
+    with pytest.raises(ValueError, match="average_decay"):
+        run(training.Objective(), average_decay=1.0)
 
 
 def test_live_run_optimizer_is_dcgans_adam_falling_from_its_rate_to_five_percent_over_the_run():

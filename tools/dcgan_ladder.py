@@ -42,12 +42,13 @@ BATCH_SIZE, JUDGE_SAMPLES, JUDGE_SEED = 64, 10_000, 1234
 
 
 def train_rung(rung: str, seed: int, epochs: float, images):
-    """(G's state, seconds, steps) for one rung and seed; G's optimiser state holds the averaged weights."""
+    """(G's state, seconds, G updates) for one rung and seed; G's optimiser state holds the averaged weights.
+    The seconds are the whole ``train_dcgan`` call: building the players and batches, compiling, training."""
     _, objective, g_rate, d_rate, config = RUNGS[rung]
     start = time.perf_counter()
-    g_state, _, _, _ = train_dcgan(config, images, jax.random.key(seed), epochs, BATCH_SIZE, g_rate, d_rate,
-                                   progress=False, objective=objective, average_decay=AVERAGE_DECAY)
-    return g_state, time.perf_counter() - start, int(round(epochs * (len(images) // BATCH_SIZE)))
+    g_state, _, history, _ = train_dcgan(config, images, jax.random.key(seed), epochs, BATCH_SIZE, g_rate, d_rate,
+                                         progress=False, objective=objective, average_decay=AVERAGE_DECAY)
+    return g_state, time.perf_counter() - start, len(history["d_real"])
 
 
 def score_samples(g_state, judge, test_features, z) -> dict:
