@@ -1,12 +1,17 @@
-"""Helpers for the chapters: the smoke setting, the environment report, exercise checks, a spread over seeds."""
+"""Helpers for the chapters: the smoke setting, the environment report, exercise checks, a spread over seeds,
+the recorded results of runs too long for a chapter."""
 
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import platform
 import statistics
 import textwrap
+import urllib.error
+import urllib.request
+from pathlib import Path
 
 from gan_lessons.exercises import check_answer as check_answer  # the chapters import it from here
 
@@ -89,3 +94,22 @@ def mean_sd(values, digits: int = 3) -> str:
     if len(values) < 2:
         raise ValueError(f"a spread needs at least 2 values, got {len(values)}: run more seeds")
     return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+
+
+# Where the chapters' recorded runs live in the course's repository, as GitHub serves them raw
+RECORDED_RESULTS = "https://raw.githubusercontent.com/gan-lessons/gan-lessons/main/notebooks/results/"
+
+
+def recorded_results(name: str, address: str = RECORDED_RESULTS) -> dict:
+    """A record of runs too long for a chapter (``notebooks/results/<name>``, JSON): read from ``results/``
+    beside the notebook in a clone, else fetched from ``address`` (on Colab, where only the notebook is)."""
+    beside = Path("results") / name
+    if beside.is_file():
+        return json.loads(beside.read_text())
+    try:
+        with urllib.request.urlopen(address + name, timeout=30) as response:
+            return json.loads(response.read())
+    except (urllib.error.URLError, TimeoutError) as error:
+        raise FileNotFoundError(f"{beside} is not beside this notebook and {address + name} could not be fetched "
+                                f"({error}): run the chapter from a clone of the course (its notebooks/ folder), "
+                                "or connect to the internet") from error

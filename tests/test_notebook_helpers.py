@@ -1,10 +1,15 @@
+import json
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from gan_lessons import losses
-from gan_lessons.notebook import check_answer, mean_sd, smoke_mode
+from gan_lessons.notebook import check_answer, mean_sd, recorded_results, smoke_mode
 
 INPUTS = [(jnp.array([-3.0, 0.0, 2.5]),), (jnp.array([10.0]),)]
 
@@ -168,3 +173,38 @@ def test_mean_sd_prints_the_sample_sd_and_refuses_a_single_seed():
     assert mean_sd(np.array([1.0, 3.0]), digits=1) == "2.0 ± 1.4"  # √2: n − 1 in the denominator, not n (1.0)
     with pytest.raises(ValueError, match="at least 2"):
         mean_sd([0.9])
+
+
+class ResultsHandler(BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        if self.path != "/results/ladder.json":
+            return self.send_error(404)
+        body = json.dumps({"runs": ["fetched"]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_recorded_results_are_read_beside_the_notebook_else_fetched_else_explained(tmp_path, monkeypatch):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ResultsHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    address = f"http://127.0.0.1:{server.server_address[1]}/results/"
+    try:
+        monkeypatch.chdir(tmp_path)  # a notebook's folder without results/: Colab
+        assert recorded_results("ladder.json", address) == {"runs": ["fetched"]}
+        with pytest.raises(FileNotFoundError, match="results/other.json is not beside this notebook.*404"):
+            recorded_results("other.json", address)
+        (tmp_path / "results").mkdir()
+        (tmp_path / "results" / "ladder.json").write_text(json.dumps({"runs": ["beside"]}))
+        assert recorded_results("ladder.json", address) == {"runs": ["beside"]}  # a clone's copy comes first
+    finally:
+        server.shutdown()
+    with socket.socket() as probe:  # a port nobody listens on once the probe closes: offline
+        probe.bind(("127.0.0.1", 0))
+        refused = f"http://127.0.0.1:{probe.getsockname()[1]}/results/"
+    with pytest.raises(FileNotFoundError, match="connect to the internet"):
+        recorded_results("other.json", refused)

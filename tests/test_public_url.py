@@ -1,7 +1,7 @@
 """The course's public address is written in one place, pyproject.toml's ``[project.urls] Repository``.
 
 README.md and the chapters type it out (the clone command, the Colab badges, the setup cell's ``git+https``
-install, the raw address chapter 09 reads its recorded runs from): each of those must be the address derived
+install, the raw address the chapters fetch their recorded runs from): each of those must be the address derived
 from pyproject.toml (tools/public_url.py). The code in tools/ and tests/ must not type it at all: it reads it.
 """
 
@@ -53,8 +53,9 @@ def wrong(address: str) -> bool:
         return False
     if address.startswith(public_url.colab()):
         return not (ROOT / "notebooks" / address.removeprefix(public_url.colab())).is_file()
-    if address.startswith(public_url.raw()):
-        return not (ROOT / address.removeprefix(public_url.raw())).is_file()
+    if address.startswith(public_url.raw()):  # a committed file, or the folder of files a helper fetches from
+        path = ROOT / address.removeprefix(public_url.raw())
+        return not (path.is_file() or (address.endswith("/") and path.is_dir()))
     return True
 
 
