@@ -169,7 +169,7 @@ def test_show_source_displays_the_library_s_own_code():
 
 
 def test_mean_sd_prints_the_sample_sd_and_refuses_a_single_seed():
-    assert mean_sd([0.969, 0.980, 0.966]) == "0.972 ± 0.007"  # chapter 09's headline
+    assert mean_sd([0.969, 0.980, 0.966]) == "0.972 ± 0.007"  # three seeds, rounded to three places
     assert mean_sd(np.array([1.0, 3.0]), digits=1) == "2.0 ± 1.4"  # √2: n − 1 in the denominator, not n (1.0)
     with pytest.raises(ValueError, match="at least 2"):
         mean_sd([0.9])
