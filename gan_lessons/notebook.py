@@ -3,6 +3,7 @@ the recorded results of runs too long for a chapter."""
 
 from __future__ import annotations
 
+import http.client
 import inspect
 import json
 import os
@@ -105,11 +106,15 @@ def recorded_results(name: str, address: str = RECORDED_RESULTS) -> dict:
     beside the notebook in a clone, else fetched from ``address`` (on Colab, where only the notebook is)."""
     beside = Path("results") / name
     if beside.is_file():
-        return json.loads(beside.read_text())
+        return json.loads(beside.read_text(encoding="utf-8"))
     try:
         with urllib.request.urlopen(address + name, timeout=30) as response:
-            return json.loads(response.read())
-    except (urllib.error.URLError, TimeoutError) as error:
-        raise FileNotFoundError(f"{beside} is not beside this notebook and {address + name} could not be fetched "
-                                f"({error}): run the chapter from a clone of the course (its notebooks/ folder), "
+            return json.loads(response.read().decode("utf-8"))
+    except urllib.error.HTTPError as error:  # the server answered, without the file
+        raise FileNotFoundError(f"{beside} is not beside this notebook and {address + name} answered {error.code} "
+                                f"({error.reason}): run the chapter from a clone of the course (its notebooks/ "
+                                "folder)") from error
+    except (OSError, http.client.HTTPException, ValueError) as error:  # no connection, or not the JSON file
+        raise FileNotFoundError(f"{beside} is not beside this notebook and {address + name} could not be read "
+                                f"({error!r}): run the chapter from a clone of the course (its notebooks/ folder), "
                                 "or connect to the internet") from error

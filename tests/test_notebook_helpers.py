@@ -176,31 +176,38 @@ def test_mean_sd_prints_the_sample_sd_and_refuses_a_single_seed():
 
 
 class ResultsHandler(BaseHTTPRequestHandler):
+    pages = {"/results/ladder.json": json.dumps({"runs": ["fetched"]}).encode(),
+             "/results/portal.json": b"<html>sign in to this network first</html>"}  # a captive portal's page
+
     def do_GET(self):  # noqa: N802 (http.server's name)
-        if self.path != "/results/ladder.json":
+        if self.path not in self.pages:
             return self.send_error(404)
-        body = json.dumps({"runs": ["fetched"]}).encode()
         self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(len(self.pages[self.path])))
         self.end_headers()
-        self.wfile.write(body)
+        self.wfile.write(self.pages[self.path])
 
     def log_message(self, *args):
         pass
 
 
 def test_recorded_results_are_read_beside_the_notebook_else_fetched_else_explained(tmp_path, monkeypatch):
+    for variable in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):  # 127.0.0.1 itself, not via a proxy
+        monkeypatch.delenv(variable, raising=False)
     server = ThreadingHTTPServer(("127.0.0.1", 0), ResultsHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     address = f"http://127.0.0.1:{server.server_address[1]}/results/"
     try:
         monkeypatch.chdir(tmp_path)  # a notebook's folder without results/: Colab
         assert recorded_results("ladder.json", address) == {"runs": ["fetched"]}
-        with pytest.raises(FileNotFoundError, match="results/other.json is not beside this notebook.*404"):
+        with pytest.raises(FileNotFoundError, match="other.json is not beside this notebook.*answered 404"):
             recorded_results("other.json", address)
+        with pytest.raises(FileNotFoundError, match="portal.json could not be read.*JSONDecodeError"):
+            recorded_results("portal.json", address)
         (tmp_path / "results").mkdir()
-        (tmp_path / "results" / "ladder.json").write_text(json.dumps({"runs": ["beside"]}))
-        assert recorded_results("ladder.json", address) == {"runs": ["beside"]}  # a clone's copy comes first
+        (tmp_path / "results" / "ladder.json").write_text(json.dumps({"runs": ["beside, β"]}, ensure_ascii=False),
+                                                    encoding="utf-8")
+        assert recorded_results("ladder.json", address) == {"runs": ["beside, β"]}  # a clone's copy comes first
     finally:
         server.shutdown()
     with socket.socket() as probe:  # a port nobody listens on once the probe closes: offline

@@ -53,9 +53,10 @@ def wrong(address: str) -> bool:
         return False
     if address.startswith(public_url.colab()):
         return not (ROOT / "notebooks" / address.removeprefix(public_url.colab())).is_file()
-    if address.startswith(public_url.raw()):  # a committed file, or the folder of files a helper fetches from
-        path = ROOT / address.removeprefix(public_url.raw())
-        return not (path.is_file() or (address.endswith("/") and path.is_dir()))
+    if address == public_url.raw("notebooks/results/"):  # notebook.recorded_results: its files are checked below
+        return False
+    if address.startswith(public_url.raw()):
+        return not (ROOT / address.removeprefix(public_url.raw())).is_file()
     return True
 
 
@@ -108,3 +109,16 @@ def test_code_reads_the_address_instead_of_typing_it(path):
 ])
 def test_the_check_sees_other_addresses_of_the_course(text, found):
     assert len(wrong_addresses(text)) == found
+
+
+def test_the_records_the_chapters_fetch_are_committed_where_the_library_fetches_them():
+    import subprocess
+
+    from gan_lessons import notebook
+
+    assert notebook.RECORDED_RESULTS == public_url.raw("notebooks/results/")
+    names = {name for chapter in CHAPTERS
+             for name in re.findall(r"recorded_results\(\"([^\"]+)\"", chapter_sources(chapter))}
+    tracked = subprocess.run(["git", "ls-files", "notebooks/results"], cwd=ROOT, capture_output=True, text=True,
+                             check=True).stdout.split()
+    assert names and all(f"notebooks/results/{name}" in tracked for name in names), (names, tracked)
