@@ -26,7 +26,7 @@ from gan_lessons import classifier, data, metrics, pretrained
 from gan_lessons.dcgan import train_dcgan
 from gan_lessons.losses import Objective
 from gan_lessons.models import CPU
-from gan_lessons.training import generate, sample_latent
+from gan_lessons.training import generate, latent_dim, sample_latent
 
 # name: (what changes, the objective, G's and D's Adam rates, the networks' sizes)
 RUNGS = {
@@ -71,7 +71,7 @@ def main(argv=None):
     g_state, seconds, steps = train_rung(args.rung, args.seed, args.epochs, images)
     judge, _ = pretrained.load_classifier("mnist")
     test_features = classifier.classifier_features(judge, data.load_mnist("test")[0])
-    z = sample_latent(jax.random.key(JUDGE_SEED), JUDGE_SAMPLES, 100)
+    z = sample_latent(jax.random.key(JUDGE_SEED), JUDGE_SAMPLES, latent_dim(g_state))
     record = {"rung": args.rung, "seed": args.seed, "epochs": args.epochs, "steps": steps, "seconds": round(seconds),
               "live": score_samples(g_state, judge, test_features, z),
               "average": score_samples(g_state.replace(params=g_state.opt_state.average), judge, test_features, z)}
