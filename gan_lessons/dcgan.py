@@ -14,8 +14,9 @@ from typing import NamedTuple
 import jax
 
 from gan_lessons import data, pretrained
-from gan_lessons.classifier import judge
+from gan_lessons.classifier import classifier_features, judge
 from gan_lessons.losses import NON_SATURATING, Objective
+from gan_lessons.metrics import frechet_distance
 from gan_lessons.models import DCGANConfig, make_dcgan
 from gan_lessons.running import Checkpointing
 from gan_lessons.state import with_average
@@ -86,9 +87,15 @@ def train_dcgan(config: DCGANConfig | str, images, key, epochs: float = 1.0, bat
     return g_state, d_state, metrics, optimizers
 
 
-def judge_generator(g_state, dataset: str, key, count: int = 10_000) -> dict:
-    """Class histogram and mean confidence of the shipped classifier on ``count`` samples."""
+def judge_generator(g_state, dataset: str, key, count: int = 10_000, test_images=None) -> dict:
+    """Class histogram and mean confidence of the shipped classifier on ``count`` samples; given
+    ``test_images``, also the Fréchet distance of the samples' classifier features to theirs (chapter 05's FD)."""
     classifier, _ = pretrained.load_classifier(dataset)
-    shares, confidence = judge(classifier, generate(g_state, sample_latent(key, count, latent_dim(g_state))))
-    return {"class_shares": [round(float(s), 4) for s in shares], "mean_confidence": round(confidence, 4),
-            "samples": count}
+    samples = generate(g_state, sample_latent(key, count, latent_dim(g_state)))
+    shares, confidence = judge(classifier, samples)
+    result = {"class_shares": [round(float(s), 4) for s in shares], "mean_confidence": round(confidence, 4),
+              "samples": count}
+    if test_images is not None:
+        fd = frechet_distance(classifier_features(classifier, test_images), classifier_features(classifier, samples))
+        result["frechet_distance"] = round(fd, 2)
+    return result

@@ -58,14 +58,22 @@ def _dcgan_command(args) -> dict:
     g_state, d_state, metrics, optimizers = train_dcgan(
         args.config, images, train_key, args.epochs, args.batch_size,
         args.generator_learning_rate, args.discriminator_learning_rate,
-        objective=Objective(r1_weight=args.r1_weight), checkpointing=_checkpointing(args))
+        objective=Objective(r1_weight=args.r1_weight), average_decay=args.average_decay,
+        checkpointing=_checkpointing(args))
     result = {"final_d_real": round(float(metrics["d_real"][-100:].mean()), 3),
               "final_d_fake": round(float(metrics["d_fake"][-100:].mean()), 3)}
+    live = g_state
+    if args.average_decay:  # the averaged weights are the generator we ship and judge
+        g_state = g_state.replace(params=g_state.opt_state.average)
     out = _output(args)
     players = {"generator": g_state, "discriminator": d_state}
     pretrained.save_players(out, players, {**vars(args), **optimizers, **result, **_provenance(args)})
     if args.judge_samples and pretrained.checkpoint_path(f"classifier_{args.dataset}").is_file():  # saved first
-        result.update(judge_generator(g_state, args.dataset, judge_key, args.judge_samples))
+        test_images, _ = LOADERS[args.dataset]("test", args.data_dir)
+        result.update(judge_generator(g_state, args.dataset, judge_key, args.judge_samples, test_images))
+        if args.average_decay:  # what the average bought: the last weights judged on the same z
+            same_z = jax.random.clone(judge_key)  # the same key on purpose: the same z for both generators
+            result["live"] = judge_generator(live, args.dataset, same_z, args.judge_samples, test_images)
         pretrained.save_players(out, players, {**vars(args), **optimizers, **result, **_provenance(args)})
     return result
 
@@ -271,6 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
         dcgan.add_argument("--generator-learning-rate", type=float, default=2e-4)
         dcgan.add_argument("--discriminator-learning-rate", type=float, default=2e-4)
         dcgan.add_argument("--r1-weight", type=float, default=0.0, help="γ of the R1 penalty on D (0: none)")
+    commands.choices["dcgan"].add_argument("--average-decay", type=float, default=0.0, metavar="DECAY",
+                                           help="keep an average of G's weights (e.g. 0.999) and ship it (0: none)")
     commands.choices["dcgan"].add_argument("--judge-samples", type=int, default=10_000,
                                            help="samples the shipped classifier judges after training (0: none)")
     commands.choices["conditional_dcgan"].add_argument("--conditioning", choices=["input", "projection"],

@@ -40,6 +40,29 @@ def test_train_command_writes_a_loadable_dcgan_checkpoint(tmp_path, data_dir):
     assert stored["epochs"] == 0.01 and stored["r1_weight"] == 0.5 and stored["command"].endswith(f"--out {out}")
 
 
+def test_train_command_ships_the_average_of_g_weights_and_judges_both(tmp_path, data_dir):
+    """--average-decay: the saved G is the average (the same run in the library says which), and the stored results
+    judge it and the last weights on the same z, each with its FD to the test digits."""
+    from gan_lessons import data
+    from gan_lessons.dcgan import train_dcgan
+
+    out = tmp_path / "dcgan.ckpt"
+    result = train.main(["dcgan", "--epochs", "0.02", "--average-decay", "0.5", "--judge-samples", "500",
+                         "--data-dir", str(data_dir), "--out", str(out)])
+    assert {"mean_confidence", "frechet_distance"} <= set(result["live"]) and result["frechet_distance"] > 0
+    assert result["live"]["frechet_distance"] != result["frechet_distance"]  # two generators, judged apart
+    images, _ = data.load_mnist("train", data_dir)
+    g_state, d_state, _, _ = train_dcgan("cpu", images, jax.random.split(jax.random.key(0))[0], 0.02, 128,
+                                         progress=False, average_decay=0.5)
+    saved, config = pretrained.load_players(out, {"generator": g_state, "discriminator": d_state})
+    assert config["average_decay"] == 0.5 and config["generator_optimizer"]["average_decay"] == 0.5
+    for saved_leaf, average in zip(jax.tree.leaves(saved["generator"].params),
+                                   jax.tree.leaves(g_state.opt_state.average)):
+        np.testing.assert_allclose(saved_leaf, average, rtol=1e-5, atol=1e-6)
+    assert any(not np.allclose(a, b) for a, b in zip(jax.tree.leaves(g_state.opt_state.average),
+                                                      jax.tree.leaves(g_state.params)))
+
+
 def test_contributing_gives_the_command_of_every_shipped_checkpoint():
     """CONTRIBUTING.md's training commands must make what is shipped: the same settings as each stored command."""
     import re
