@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import jax
 import msgpack
 import numpy as np
+
+from gan_lessons.files import atomic_file
 
 FORMAT = "gan_lessons-checkpoint/1"
 
@@ -50,7 +50,6 @@ def _encode(tree) -> bytes:
 def save_checkpoint(path: str | Path, state, config: dict | None = None) -> Path:
     """Write ``state`` (any pytree of arrays, e.g. {"d": d_state, "g": g_state}) atomically."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = _encode(state)
     record = {
         "format": FORMAT,
@@ -58,16 +57,8 @@ def save_checkpoint(path: str | Path, state, config: dict | None = None) -> Path
         "sha256": hashlib.sha256(payload).hexdigest(),
         "payload": payload,
     }
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(msgpack.packb(record, use_bin_type=True))
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)  # readers see the old file or the new one, never half of one
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as file:  # readers see the old file or the new one, never half of one
+        file.write(msgpack.packb(record, use_bin_type=True))
     return path
 
 

@@ -10,12 +10,12 @@ to the next mirror.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
+
+from gan_lessons.files import atomic_file
 
 CHUNK_BYTES = 1 << 20
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
@@ -40,33 +40,25 @@ def _check_url(url: str) -> None:
         raise ValueError(f"refusing to download {url}: only https:// mirrors are allowed")
 
 
-def _fetch_to_temporary(url: str, folder: Path, max_bytes: int, timeout: float) -> tuple[Path, str]:
-    """Stream url into a temporary file in folder; return its path and SHA-256."""
+def _fetch(url: str, out, max_bytes: int, timeout: float) -> str:
+    """Stream url into the open file ``out``; return the SHA-256 of what arrived."""
     _check_url(url)
     digest = hashlib.sha256()
-    handle, temporary_name = tempfile.mkstemp(dir=folder, prefix=".download-", suffix=".part")
-    temporary = Path(temporary_name)
-    try:
-        with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
-            declared = response.headers.get("Content-Length")
-            if declared is not None and int(declared) > max_bytes:
-                raise DownloadError(f"{url}: server declares {declared} bytes, over the {max_bytes}-byte cap")
-            received = 0
-            # read1: whatever has arrived (up to a chunk), so the file grows as the bytes come in
-            for chunk in iter(lambda: response.read1(CHUNK_BYTES), b""):
-                received += len(chunk)
-                if received > max_bytes:
-                    raise DownloadError(f"{url}: more than the {max_bytes}-byte cap")
-                digest.update(chunk)
-                out.write(chunk)
-            if declared is not None and received != int(declared):
-                raise DownloadError(f"{url}: got {received} of {declared} bytes; the transfer was cut short")
-            out.flush()
-            os.fsync(out.fileno())
-        return temporary, digest.hexdigest()
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        declared = response.headers.get("Content-Length")
+        if declared is not None and int(declared) > max_bytes:
+            raise DownloadError(f"{url}: server declares {declared} bytes, over the {max_bytes}-byte cap")
+        received = 0
+        # read1: whatever has arrived (up to a chunk), so the file grows as the bytes come in
+        for chunk in iter(lambda: response.read1(CHUNK_BYTES), b""):
+            received += len(chunk)
+            if received > max_bytes:
+                raise DownloadError(f"{url}: more than the {max_bytes}-byte cap")
+            digest.update(chunk)
+            out.write(chunk)
+        if declared is not None and received != int(declared):
+            raise DownloadError(f"{url}: got {received} of {declared} bytes; the transfer was cut short")
+    return digest.hexdigest()
 
 
 def download_verified(
@@ -85,14 +77,11 @@ def download_verified(
     failures = []
     for url in urls:
         try:
-            temporary, digest = _fetch_to_temporary(url, destination.parent, max_bytes, timeout)
+            with atomic_file(destination, prefix=".download-") as out:  # renamed into place only if it verifies
+                digest = _fetch(url, out, max_bytes, timeout)
+                if digest != sha256:
+                    raise DownloadError(f"SHA-256 {digest} does not match the expected {sha256}")
+            return destination
         except (OSError, ValueError, DownloadError, urllib.error.URLError) as error:
             failures.append(f"{url}: {error}")
-            continue
-        if digest != sha256:
-            temporary.unlink(missing_ok=True)
-            failures.append(f"{url}: SHA-256 {digest} does not match the expected {sha256}")
-            continue
-        os.replace(temporary, destination)
-        return destination
     raise DownloadError(f"could not download {destination.name}:\n  " + "\n  ".join(failures))

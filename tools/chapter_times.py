@@ -98,13 +98,16 @@ def write_opening(notebook_path: Path) -> bool:
     """Rewrite the opening's run time from the cells' timestamps; True if it changed."""
     import nbformat
 
+    from gan_lessons.files import atomic_file
+
     notebook = nbformat.read(notebook_path, as_version=4)
     first = notebook.cells[0]
     updated = _OPENING.sub(lambda match: match.group(1) + opening(notebook_path), first.source, count=1)
     if updated == first.source:
         return False
     first.source = updated
-    nbformat.write(notebook, notebook_path)
+    with atomic_file(notebook_path, "w") as file:  # a crash mid-write must not leave half a chapter
+        nbformat.write(notebook, file)
     return True
 
 

@@ -24,6 +24,7 @@ import jax
 
 from gan_lessons import classifier, data, metrics, pretrained
 from gan_lessons.dcgan import train_dcgan
+from gan_lessons.files import atomic_file
 from gan_lessons.losses import Objective
 from gan_lessons.models import CPU
 from gan_lessons.training import generate, latent_dim, sample_latent
@@ -79,7 +80,8 @@ def main(argv=None):
     if args.record:
         results = json.loads(args.record.read_text())
         results["runs"].append(record)
-        args.record.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
+        with atomic_file(args.record, "w") as file:  # the record of every earlier run is never half-written
+            file.write(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
 
 
 if __name__ == "__main__":
