@@ -3,7 +3,8 @@ recipe ladder (tools/dcgan_ladder.py) use.
 
 ``train_dcgan`` builds the two players (``models.make_dcgan``) with a recipe's optimiser (DCGAN's Adam for the
 non-saturating loss) and trains them with ``training.train`` on shuffled batches of ``images``;
-``judge_generator`` asks the shipped classifier what the generator draws. The command line
+``judge_generator`` asks the shipped classifier what the generator draws (and how far its features are from the
+test digits'). The command line
 (``python -m gan_lessons.train dcgan``) calls these two and saves the result.
 """
 
@@ -87,15 +88,19 @@ def train_dcgan(config: DCGANConfig | str, images, key, epochs: float = 1.0, bat
     return g_state, d_state, metrics, optimizers
 
 
-def judge_generator(g_state, dataset: str, key, count: int = 10_000, test_images=None) -> dict:
-    """Class histogram and mean confidence of the shipped classifier on ``count`` samples; given
-    ``test_images``, also the Fréchet distance of the samples' classifier features to theirs (chapter 05's FD)."""
-    classifier, _ = pretrained.load_classifier(dataset)
-    samples = generate(g_state, sample_latent(key, count, latent_dim(g_state)))
+def judge_samples(classifier: TrainState, samples, test_features=None) -> dict:
+    """The classifier's class shares and mean confidence on ``samples``; given the test digits' classifier features
+    (``classifier.classifier_features``), also the Fréchet distance of the samples' features to theirs (chapter 05)."""
     shares, confidence = judge(classifier, samples)
     result = {"class_shares": [round(float(s), 4) for s in shares], "mean_confidence": round(confidence, 4),
-              "samples": count}
-    if test_images is not None:
-        fd = frechet_distance(classifier_features(classifier, test_images), classifier_features(classifier, samples))
+              "samples": len(samples)}
+    if test_features is not None:
+        fd = frechet_distance(test_features, classifier_features(classifier, samples))
         result["frechet_distance"] = round(fd, 2)
     return result
+
+
+def judge_generator(g_state, dataset: str, key, count: int = 10_000, test_features=None) -> dict:
+    """``judge_samples`` by the shipped classifier of ``dataset`` on ``count`` samples of G from ``key``."""
+    classifier, _ = pretrained.load_classifier(dataset)
+    return judge_samples(classifier, generate(g_state, sample_latent(key, count, latent_dim(g_state))), test_features)

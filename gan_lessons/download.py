@@ -25,6 +25,10 @@ class DownloadError(RuntimeError):
     """Every mirror failed for one file; the message lists why for each."""
 
 
+class _MirrorFailed(Exception):
+    """One mirror failed (unreachable, cut short, too large, wrong hash): try the next."""
+
+
 def sha256_of_file(path: str | Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as file:
@@ -73,15 +77,17 @@ def download_verified(
     Raises ``DownloadError`` naming each mirror and why it failed if none did.
     """
     destination = Path(destination)
-    destination.parent.mkdir(parents=True, exist_ok=True)
     failures = []
     for url in urls:
         try:
             with atomic_file(destination, prefix=".download-") as out:  # renamed into place only if it verifies
-                digest = _fetch(url, out, max_bytes, timeout)
+                try:
+                    digest = _fetch(url, out, max_bytes, timeout)
+                except (OSError, ValueError, DownloadError, urllib.error.URLError) as error:
+                    raise _MirrorFailed(f"{url}: {error}") from error
                 if digest != sha256:
-                    raise DownloadError(f"SHA-256 {digest} does not match the expected {sha256}")
+                    raise _MirrorFailed(f"{url}: SHA-256 {digest} does not match the expected {sha256}")
             return destination
-        except (OSError, ValueError, DownloadError, urllib.error.URLError) as error:
-            failures.append(f"{url}: {error}")
+        except _MirrorFailed as failure:  # the next mirror; a file that cannot be written here is raised as it is
+            failures.append(str(failure))
     raise DownloadError(f"could not download {destination.name}:\n  " + "\n  ".join(failures))

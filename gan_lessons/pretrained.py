@@ -81,7 +81,9 @@ def _load_gan(name: str, models) -> tuple[TrainState, TrainState, dict]:
     from gan_lessons.state import dcgan_optimizer
 
     stored = read_checkpoint_config(_require(name))
-    optimizer = lambda player: dcgan_optimizer(**stored.get(f"{player}_optimizer", {}))  # noqa: E731
+    # only the weights are loaded: the template needs the stored rate, not the rest (an average's decay, say)
+    rate = lambda player: stored.get(f"{player}_optimizer", {}).get("learning_rate", 2e-4)  # noqa: E731
+    optimizer = lambda player: dcgan_optimizer(rate(player))  # noqa: E731
     generator, discriminator = models
     templates = {"generator": TrainState.create(generator, optimizer("generator")),
                  "discriminator": TrainState.create(discriminator, optimizer("discriminator"))}

@@ -28,6 +28,7 @@ from pathlib import Path
 import jax
 
 from gan_lessons import data, pretrained
+from gan_lessons.classifier import classifier_features
 from gan_lessons.dcgan import judge_generator, train_dcgan
 from gan_lessons.infogan import INFOGAN, NOISES
 from gan_lessons.losses import Objective
@@ -69,11 +70,12 @@ def _dcgan_command(args) -> dict:
     players = {"generator": g_state, "discriminator": d_state}
     pretrained.save_players(out, players, {**vars(args), **optimizers, **result, **_provenance(args)})
     if args.judge_samples and pretrained.checkpoint_path(f"classifier_{args.dataset}").is_file():  # saved first
-        test_images, _ = LOADERS[args.dataset]("test", args.data_dir)
-        result.update(judge_generator(g_state, args.dataset, judge_key, args.judge_samples, test_images))
+        judge, _ = pretrained.load_classifier(args.dataset)
+        test_features = classifier_features(judge, LOADERS[args.dataset]("test", args.data_dir)[0])
+        live_key = jax.random.clone(judge_key)  # the same key on purpose: the same z for both generators
+        result.update(judge_generator(g_state, args.dataset, judge_key, args.judge_samples, test_features))
         if args.average_decay:  # what the average bought: the last weights judged on the same z
-            same_z = jax.random.clone(judge_key)  # the same key on purpose: the same z for both generators
-            result["live"] = judge_generator(live, args.dataset, same_z, args.judge_samples, test_images)
+            result["live"] = judge_generator(live, args.dataset, live_key, args.judge_samples, test_features)
         pretrained.save_players(out, players, {**vars(args), **optimizers, **result, **_provenance(args)})
     return result
 

@@ -1,3 +1,4 @@
+import os
 import pickle
 from pathlib import Path
 
@@ -5,7 +6,7 @@ import jax
 import numpy as np
 import pytest
 
-from gan_lessons import checkpoint, files, training
+from gan_lessons import checkpoint, training
 from gan_lessons.models import make_dcgan
 
 
@@ -91,7 +92,7 @@ def test_a_save_interrupted_midway_leaves_the_previous_checkpoint_whole(tmp_path
     def interrupted(descriptor):  # the kernel is interrupted after the bytes are written, before the rename
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(files.os, "fsync", interrupted)
+    monkeypatch.setattr(os, "fsync", interrupted)  # what files.atomic_file calls before the rename
     with pytest.raises(KeyboardInterrupt):
         checkpoint.save_checkpoint(path, newer, {"version": 2})
     monkeypatch.undo()

@@ -5,6 +5,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 import dcgan_ladder  # noqa: E402
 
@@ -22,11 +24,28 @@ def test_a_short_run_is_judged_and_recorded(tmp_path, capsys):
         assert run[kind]["fd"] > 100  # three steps from scratch: far from the digits
     assert run["live"] != run["average"]  # the average is judged on its own weights, not the last ones
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == run
+    assert list(tmp_path.iterdir()) == [record]  # written in place of the old record, no temporary file left
+    assert json.loads(record.read_text())["rungs"] == {"shipped": dcgan_ladder.RUNGS["shipped"].description}
+
+
+def test_a_rung_trains_for_its_own_epochs_unless_told(monkeypatch):
+    asked = []
+
+    def stop_after_training(rung, seed, epochs, images):
+        asked.append(epochs)
+        raise KeyboardInterrupt  # enough: the epochs it was asked for are known
+
+    monkeypatch.setattr(dcgan_ladder, "train_rung", stop_after_training)
+    for argv in (["longer", "0"], ["longer", "0", "--epochs", "0.5"], ["ttur", "1"]):
+        with pytest.raises(KeyboardInterrupt):
+            dcgan_ladder.main(argv)
+    assert asked == [24.0, 0.5, 8.0]
 
 
 def test_chapter_04s_record_has_seeds_0_to_2_for_the_full_epochs_of_each_recorded_rung():
     recorded = json.loads(RECORD.read_text())
     assert set(recorded["rungs"]) <= set(dcgan_ladder.RUNGS) and "shipped" in recorded["rungs"]
+    assert {run["rung"] for run in recorded["runs"]} == set(recorded["rungs"])  # every run's rung described
     for rung, description in recorded["rungs"].items():
         assert description == dcgan_ladder.RUNGS[rung].description
         runs = [run for run in recorded["runs"] if run["rung"] == rung]

@@ -103,6 +103,18 @@ def test_every_mirror_bad_leaves_nothing_and_says_why(mirror_server, refused_url
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_destination_that_cannot_be_written_is_not_blamed_on_the_mirrors(mirror_server, tmp_path):
+    """A folder where the file should go: the rename fails here, so the error is raised at once, as it is, and
+    no second mirror is asked for the same bytes."""
+    name = "t10k-labels-idx1-ubyte.gz"
+    expected = hashlib.sha256(MirrorHandler.files[name]).hexdigest()
+    (tmp_path / name).mkdir()
+    with pytest.raises(IsADirectoryError):
+        download_verified([f"{mirror_server}/good/{name}", "https://never.asked.invalid/x.gz"], tmp_path / name,
+                          expected)
+    assert not leftovers(tmp_path)
+
+
 def test_size_cap(mirror_server, tmp_path):
     name = "t10k-images-idx3-ubyte.gz"
     with pytest.raises(DownloadError, match="cap"):

@@ -40,25 +40,33 @@ def test_train_command_writes_a_loadable_dcgan_checkpoint(tmp_path, data_dir):
     assert stored["epochs"] == 0.01 and stored["r1_weight"] == 0.5 and stored["command"].endswith(f"--out {out}")
 
 
-def test_train_command_ships_the_average_of_g_weights_and_judges_both(tmp_path, data_dir):
-    """--average-decay: the saved G is the average (the same run in the library says which), and the stored results
-    judge it and the last weights on the same z, each with its FD to the test digits."""
-    from gan_lessons import data
-    from gan_lessons.dcgan import train_dcgan
+def test_train_command_ships_the_average_of_g_weights_and_judges_both(tmp_path, data_dir, monkeypatch):
+    """--average-decay: the saved G is the average (the same run in the library says which), load_dcgan loads it,
+    and the stored results judge it and the last weights on the same z, each with its FD to the test digits."""
+    from gan_lessons import classifier, data
+    from gan_lessons.dcgan import judge_generator, train_dcgan
 
-    out = tmp_path / "dcgan.ckpt"
+    (tmp_path / "classifier_mnist.ckpt").symlink_to(pretrained.checkpoint_path("classifier_mnist"))  # the judge
+    monkeypatch.setattr(pretrained, "CHECKPOINT_FOLDER", tmp_path)  # the command writes dcgan_cpu_mnist.ckpt here
     result = train.main(["dcgan", "--epochs", "0.02", "--average-decay", "0.5", "--judge-samples", "500",
-                         "--data-dir", str(data_dir), "--out", str(out)])
-    assert {"mean_confidence", "frechet_distance"} <= set(result["live"]) and result["frechet_distance"] > 0
-    assert result["live"]["frechet_distance"] != result["frechet_distance"]  # two generators, judged apart
+                         "--data-dir", str(data_dir)])
     images, _ = data.load_mnist("train", data_dir)
-    g_state, d_state, _, _ = train_dcgan("cpu", images, jax.random.split(jax.random.key(0))[0], 0.02, 128,
-                                         progress=False, average_decay=0.5)
-    saved, config = pretrained.load_players(out, {"generator": g_state, "discriminator": d_state})
+    train_key, judge_key = jax.random.split(jax.random.key(0))  # the command's split of its seed
+    g_state, _, _, _ = train_dcgan("cpu", images, train_key, 0.02, 128, progress=False, average_decay=0.5)
+    judge, _ = pretrained.load_classifier("mnist")
+    test_features = classifier.classifier_features(judge, data.load_mnist("test", data_dir)[0])
+    live = judge_generator(g_state, "mnist", jax.random.clone(judge_key), 500, test_features)
+    average = judge_generator(g_state.replace(params=g_state.opt_state.average), "mnist", judge_key, 500,
+                              test_features)
+    for stored, expected in ((result["live"], live), (result, average)):
+        assert stored["class_shares"] == pytest.approx(expected["class_shares"], abs=2e-4)
+        assert (stored["mean_confidence"], stored["frechet_distance"]) == pytest.approx(
+            (expected["mean_confidence"], expected["frechet_distance"]), rel=1e-3)
+    assert live["frechet_distance"] != average["frechet_distance"]  # two generators, judged apart
+    generator, _, config = pretrained.load_dcgan("cpu", "mnist")  # the chapters' loader reads it back
     assert config["average_decay"] == 0.5 and config["generator_optimizer"]["average_decay"] == 0.5
-    for saved_leaf, average in zip(jax.tree.leaves(saved["generator"].params),
-                                   jax.tree.leaves(g_state.opt_state.average)):
-        np.testing.assert_allclose(saved_leaf, average, rtol=1e-5, atol=1e-6)
+    for loaded, averaged in zip(jax.tree.leaves(generator.params), jax.tree.leaves(g_state.opt_state.average)):
+        np.testing.assert_allclose(loaded, averaged, rtol=1e-5, atol=1e-6)
     assert any(not np.allclose(a, b) for a, b in zip(jax.tree.leaves(g_state.opt_state.average),
                                                       jax.tree.leaves(g_state.params)))
 

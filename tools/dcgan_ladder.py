@@ -23,12 +23,14 @@ from typing import NamedTuple
 
 import jax
 
-from gan_lessons import classifier, data, metrics, pretrained
-from gan_lessons.dcgan import train_dcgan
+from gan_lessons import classifier, data, pretrained
+from gan_lessons.dcgan import judge_samples, train_dcgan
 from gan_lessons.files import atomic_file
 from gan_lessons.losses import Objective
 from gan_lessons.models import CPU, DCGANConfig
 from gan_lessons.training import generate, latent_dim, sample_latent
+
+SHIPPED_OBJECTIVE, SHIPPED_EPOCHS = Objective(r1_weight=1.0), 8.0  # non-saturating loss and R1 with γ = 1
 
 
 class Rung(NamedTuple):
@@ -39,18 +41,20 @@ class Rung(NamedTuple):
     generator_rate: float
     discriminator_rate: float
     config: DCGANConfig
-    epochs: float = 8.0
+    epochs: float = SHIPPED_EPOCHS
 
 
-SHIPPED = Objective(r1_weight=1.0)
 RUNGS = {
-    "shipped": Rung("the shipped recipe: non-saturating loss, R1 γ = 1, rates 2e-4", SHIPPED, 2e-4, 2e-4, CPU),
-    "wide_d": Rung("D with the paper's channels (64, 128) instead of (16, 32)", SHIPPED, 2e-4, 2e-4,
+    "shipped": Rung("the shipped recipe: non-saturating loss, R1 γ = 1, rates 2e-4", SHIPPED_OBJECTIVE,
+                    2e-4, 2e-4, CPU),
+    "wide_d": Rung("D with the paper's channels (64, 128) instead of (16, 32)", SHIPPED_OBJECTIVE, 2e-4, 2e-4,
                    dataclasses.replace(CPU, discriminator_channels=(64, 128))),
     "hinge_sn": Rung("hinge loss and spectral norm in D, no R1 (SNGAN's recipe)",
                      Objective("hinge", "linear", spectral_norm=True), 2e-4, 2e-4, CPU),
-    "ttur": Rung("D's rate 4e-4 and G's 1e-4 (the two time-scale update rule, TTUR)", SHIPPED, 1e-4, 4e-4, CPU),
-    "longer": Rung("the shipped recipe for 24 epochs instead of 8", SHIPPED, 2e-4, 2e-4, CPU, epochs=24.0),
+    "ttur": Rung("D's rate 4e-4 and G's 1e-4 (the two time-scale update rule, TTUR)", SHIPPED_OBJECTIVE,
+                 1e-4, 4e-4, CPU),
+    "longer": Rung("the shipped recipe for 24 epochs instead of 8", SHIPPED_OBJECTIVE, 2e-4, 2e-4, CPU,
+                   epochs=3 * SHIPPED_EPOCHS),
 }
 AVERAGE_DECAY = 0.999
 BATCH_SIZE, JUDGE_SAMPLES, JUDGE_SEED = 64, 10_000, 1234
@@ -69,18 +73,16 @@ def train_rung(rung: str, seed: int, epochs: float, images):
 
 def score_samples(g_state, judge, test_features, z) -> dict:
     """Mean confidence, smallest and largest class share, and FD to the test digits, of G's samples of ``z``."""
-    samples = generate(g_state, z)
-    shares, confidence = classifier.judge(judge, samples)  # chapter 04's two numbers
-    fd = metrics.frechet_distance(test_features, classifier.classifier_features(judge, samples))
-    return {"confidence": round(confidence, 4), "smallest": round(float(shares.min()), 4),
-            "largest": round(float(shares.max()), 4), "fd": round(fd, 2)}
+    scores = judge_samples(judge, generate(g_state, z), test_features)  # chapter 04's two numbers and the FD
+    return {"confidence": scores["mean_confidence"], "smallest": min(scores["class_shares"]),
+            "largest": max(scores["class_shares"]), "fd": scores["frechet_distance"]}
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("rung", choices=RUNGS)
     parser.add_argument("seed", type=int)
-    parser.add_argument("--epochs", type=float, default=None, help="instead of the rung's own (8 but for 'longer')")
+    parser.add_argument("--epochs", type=float, default=None, help="instead of the rung's own (Rung.epochs)")
     parser.add_argument("--record", type=Path, help="a results file whose 'runs' list gets this run")
     args = parser.parse_args(argv)
     args.epochs = RUNGS[args.rung].epochs if args.epochs is None else args.epochs
@@ -96,6 +98,7 @@ def main(argv=None):
     if args.record:
         results = json.loads(args.record.read_text())
         results["runs"].append(record)
+        results.setdefault("rungs", {})[args.rung] = RUNGS[args.rung].description  # what the chapter prints
         with atomic_file(args.record, "w") as file:  # the record of every earlier run is never half-written
             file.write(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
 
