@@ -3,9 +3,8 @@ recipe ladder (tools/dcgan_ladder.py) use.
 
 ``train_dcgan`` builds the two players (``models.make_dcgan``) with a recipe's optimiser (DCGAN's Adam for the
 non-saturating loss) and trains them with ``training.train`` on shuffled batches of ``images``;
-``judge_generator`` asks the shipped classifier what the generator draws (and how far its features are from the
-test digits'). The command line
-(``python -m gan_lessons.train dcgan``) calls these two and saves the result.
+``judge_samples`` asks a classifier what the generator draws (and how far its features are from the test
+digits'). The command line (``python -m gan_lessons.train dcgan``) calls these two and saves the result.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from typing import NamedTuple
 
 import jax
 
-from gan_lessons import data, pretrained
+from gan_lessons import data
 from gan_lessons.classifier import classifier_features, judge
 from gan_lessons.losses import NON_SATURATING, Objective
 from gan_lessons.metrics import frechet_distance
@@ -23,10 +22,7 @@ from gan_lessons.running import Checkpointing
 from gan_lessons.state import with_average
 from gan_lessons.training import (
     TrainState,
-    generate,
-    latent_dim,
     recipe_optimizer,
-    sample_latent,
     train,
 )
 
@@ -99,8 +95,3 @@ def judge_samples(classifier: TrainState, samples, test_features=None) -> dict:
         result["frechet_distance"] = round(fd, 2)
     return result
 
-
-def judge_generator(g_state, dataset: str, key, count: int = 10_000, test_features=None) -> dict:
-    """``judge_samples`` by the shipped classifier of ``dataset`` on ``count`` samples of G from ``key``."""
-    classifier, _ = pretrained.load_classifier(dataset)
-    return judge_samples(classifier, generate(g_state, sample_latent(key, count, latent_dim(g_state))), test_features)

@@ -29,11 +29,12 @@ import jax
 
 from gan_lessons import data, pretrained
 from gan_lessons.classifier import classifier_features
-from gan_lessons.dcgan import judge_generator, train_dcgan
+from gan_lessons.dcgan import judge_samples, train_dcgan
 from gan_lessons.infogan import INFOGAN, NOISES
 from gan_lessons.losses import Objective
 from gan_lessons.running import Checkpointing
 from gan_lessons.state import TrainState, dcgan_optimizer
+from gan_lessons.training import generate, latent_dim, sample_latent
 
 LOADERS = {"mnist": data.load_mnist, "fashion_mnist": data.load_fashion_mnist}
 
@@ -72,10 +73,10 @@ def _dcgan_command(args) -> dict:
     if args.judge_samples and pretrained.checkpoint_path(f"classifier_{args.dataset}").is_file():  # saved first
         judge, _ = pretrained.load_classifier(args.dataset)
         test_features = classifier_features(judge, LOADERS[args.dataset]("test", args.data_dir)[0])
-        live_key = jax.random.clone(judge_key)  # the same key on purpose: the same z for both generators
-        result.update(judge_generator(g_state, args.dataset, judge_key, args.judge_samples, test_features))
+        z = sample_latent(judge_key, args.judge_samples, latent_dim(g_state))
+        result.update(judge_samples(judge, generate(g_state, z), test_features))
         if args.average_decay:  # what the average bought: the last weights judged on the same z
-            result["live"] = judge_generator(live, args.dataset, live_key, args.judge_samples, test_features)
+            result["live"] = judge_samples(judge, generate(live, z), test_features)
         pretrained.save_players(out, players, {**vars(args), **optimizers, **result, **_provenance(args)})
     return result
 

@@ -44,7 +44,8 @@ def test_train_command_ships_the_average_of_g_weights_and_judges_both(tmp_path, 
     """--average-decay: the saved G is the average (the same run in the library says which), load_dcgan loads it,
     and the stored results judge it and the last weights on the same z, each with its FD to the test digits."""
     from gan_lessons import classifier, data
-    from gan_lessons.dcgan import judge_generator, train_dcgan
+    from gan_lessons.dcgan import judge_samples, train_dcgan
+    from gan_lessons.training import generate, sample_latent
 
     (tmp_path / "classifier_mnist.ckpt").symlink_to(pretrained.checkpoint_path("classifier_mnist"))  # the judge
     monkeypatch.setattr(pretrained, "CHECKPOINT_FOLDER", tmp_path)  # the command writes dcgan_cpu_mnist.ckpt here
@@ -55,9 +56,9 @@ def test_train_command_ships_the_average_of_g_weights_and_judges_both(tmp_path, 
     g_state, _, _, _ = train_dcgan("cpu", images, train_key, 0.02, 128, progress=False, average_decay=0.5)
     judge, _ = pretrained.load_classifier("mnist")
     test_features = classifier.classifier_features(judge, data.load_mnist("test", data_dir)[0])
-    live = judge_generator(g_state, "mnist", jax.random.clone(judge_key), 500, test_features)
-    average = judge_generator(g_state.replace(params=g_state.opt_state.average), "mnist", judge_key, 500,
-                              test_features)
+    z = sample_latent(judge_key, 500, 100)  # the command's z for the judge
+    live = judge_samples(judge, generate(g_state, z), test_features)
+    average = judge_samples(judge, generate(g_state.replace(params=g_state.opt_state.average), z), test_features)
     for stored, expected in ((result["live"], live), (result, average)):
         assert stored["class_shares"] == pytest.approx(expected["class_shares"], abs=2e-4)
         assert (stored["mean_confidence"], stored["frechet_distance"]) == pytest.approx(
