@@ -52,3 +52,35 @@ def test_chapter_04s_record_has_seeds_0_to_2_for_the_full_epochs_of_each_recorde
         assert sorted(run["seed"] for run in runs) == [0, 1, 2], rung
         epochs = dcgan_ladder.RUNGS[rung].epochs
         assert all(run["epochs"] == epochs and run["steps"] == epochs * (60_000 // 64) for run in runs), rung
+
+
+def test_an_infogan_checkpoint_made_by_the_train_command_is_judged_and_recorded_apart(tmp_path, data_dir, capsys):
+    from gan_lessons import pretrained, train
+    from gan_lessons.checkpoint import CheckpointError
+
+    out, record = tmp_path / "infogan_real.ckpt", tmp_path / "ladder.json"
+    train.main(["infogan", "--real-weight", "1", "--shear", "0.3", "--epochs", "0.002", "--seed", "3",
+                "--data-dir", str(data_dir), "--out", str(out)])
+    record.write_text(json.dumps({"runs": [], "rungs": {}}))
+    dcgan_ladder.main(["--judge-checkpoint", str(out), "--record", str(record)])
+    recorded = json.loads(record.read_text())
+    assert recorded["runs"] == [] and recorded["rungs"] == {}  # not a rung
+    (run,) = recorded["label_free"]
+    assert (run["model"], run["seed"], run["epochs"]) == ("infogan_real", 3, 0.002)
+    assert run["command"].startswith("python -m gan_lessons.train infogan --real-weight 1 --shear 0.3")
+    assert set(run["scores"]) == {"confidence", "smallest", "largest", "fd"} and run["scores"]["fd"] > 100
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == run
+    with pytest.raises(SystemExit):  # a rung and a checkpoint at once: which one?
+        dcgan_ladder.main(["shipped", "0", "--judge-checkpoint", str(out)])
+    with pytest.raises(CheckpointError, match="does not match the model"):  # InfoGAN's, on the course's networks
+        dcgan_ladder.main(["--judge-checkpoint", str(pretrained.checkpoint_path("dcgan_cpu_mnist"))])
+
+
+def test_chapter_04s_record_has_seeds_0_to_2_of_each_label_free_infogan_for_8_epochs():
+    runs = json.loads(RECORD.read_text())["label_free"]
+    for model, options in (("infogan", ""), ("infogan_real", " --real-weight 1 --shear 0.3")):
+        made = [run for run in runs if run["model"] == model]
+        assert sorted(run["seed"] for run in made) == [0, 1, 2], model
+        for run in made:  # each by the train command, as the shipped one of the three was
+            assert run["epochs"] == 8 and run["command"].startswith("python -m gan_lessons.train infogan" + options)
+            assert f"--seed {run['seed']}" in run["command"] and "--validation" not in run["command"]

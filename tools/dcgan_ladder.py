@@ -10,6 +10,12 @@ average, decay 0.999, kept beside Adam's state: ``train_dcgan``'s ``average_deca
 the same way, with the BatchNorm statistics G kept during the run (those of its last weights): one more rung,
 free with every run. The result is printed as a JSON line and, with ``--record``, added to that file's runs. The
 rungs are chosen by mean confidence on G's samples, which reads no test digit; the FD is reported, not chosen on.
+
+    python tools/dcgan_ladder.py --judge-checkpoint FILE [--record notebooks/results/04_ladder.json]
+
+judges one of chapter 09's label-free InfoGANs (a checkpoint made by ``python -m gan_lessons.train infogan``, on
+the course's networks) the same way, each of its ten codes drawn equally often, for chapter 04's section 9; the
+record keeps these runs apart from the rungs, under "label_free".
 """
 
 from __future__ import annotations
@@ -22,8 +28,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 import jax
+import jax.numpy as jnp
 
-from gan_lessons import classifier, data, pretrained
+from gan_lessons import classifier, conditional, data, infogan, pretrained
 from gan_lessons.dcgan import judge_samples, train_dcgan
 from gan_lessons.files import atomic_file
 from gan_lessons.losses import Objective
@@ -71,36 +78,74 @@ def train_rung(rung: str, seed: int, epochs: float, images):
     return g_state, time.perf_counter() - start, len(history["d_real"])
 
 
-def score_samples(g_state, judge, test_features, z) -> dict:
-    """Mean confidence, smallest and largest class share, and FD to the test digits, of G's samples of ``z``."""
-    scores = judge_samples(judge, generate(g_state, z), test_features)  # chapter 04's two numbers and the FD
+def score_samples(samples, judge, test_features) -> dict:
+    """Mean confidence, smallest and largest class share, and FD to the test digits, of G's ``samples``."""
+    scores = judge_samples(judge, samples, test_features)  # chapter 04's two numbers and the FD
     return {"confidence": scores["mean_confidence"], "smallest": min(scores["class_shares"]),
             "largest": max(scores["class_shares"]), "fd": scores["frechet_distance"]}
 
 
+def judge_latent(g_state):
+    """The fixed z every run is judged on: ``JUDGE_SAMPLES`` draws from ``key(JUDGE_SEED)``, G's width."""
+    return sample_latent(jax.random.key(JUDGE_SEED), JUDGE_SAMPLES, latent_dim(g_state))
+
+
+def judge_code_gan(path: Path, judge, test_features) -> dict:
+    """An InfoGAN checkpoint judged like a rung, G(z, c) for the fixed z and the codes 0-9 in turn; how it was made.
+    A checkpoint of other networks or codes stops with ``load_players``'s error, which names the mismatch."""
+    templates = dict(zip(("generator", "discriminator"), infogan.make_infogan(jax.random.key(0))))
+    players, config = pretrained.load_players(path, templates)
+    g_state = players["generator"]
+    codes = jnp.arange(JUDGE_SAMPLES) % 10  # make_infogan's ten codes, each equally often
+    samples = conditional.generate(g_state, judge_latent(g_state), codes)
+    model = "infogan_real" if config.get("real_weight") else "infogan"
+    return {"model": model, "seed": config["seed"], "epochs": config["epochs"], "command": config["command"],
+            "jax": config["jax"], "seconds": config["training_seconds"],
+            "scores": score_samples(samples, judge, test_features)}
+
+
+def judged_rung(args, judge, test_features) -> dict:
+    """Train one rung and seed and judge G's last weights ("live") and their average."""
+    g_state, seconds, steps = train_rung(args.rung, args.seed, args.epochs, data.load_mnist("train")[0])
+    z = judge_latent(g_state)
+    averaged = g_state.replace(params=g_state.opt_state.average)
+    return {"rung": args.rung, "seed": args.seed, "epochs": args.epochs, "steps": steps, "seconds": round(seconds),
+            "live": score_samples(generate(g_state, z), judge, test_features),
+            "average": score_samples(generate(averaged, z), judge, test_features)}
+
+
+def add_to_record(path: Path, record: dict, rung: str | None) -> None:
+    """A rung's run goes to the record's "runs" (and its description to "rungs"), an InfoGAN's to "label_free"."""
+    results = json.loads(path.read_text())
+    if rung:
+        results["runs"].append(record)
+        results.setdefault("rungs", {})[rung] = RUNGS[rung].description  # what the chapter prints
+    else:
+        results.setdefault("label_free", []).append(record)
+    with atomic_file(path, "w") as file:  # the record of every earlier run is never half-written
+        file.write(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("rung", choices=RUNGS)
-    parser.add_argument("seed", type=int)
+    parser.add_argument("rung", nargs="?", choices=RUNGS)
+    parser.add_argument("seed", nargs="?", type=int)
     parser.add_argument("--epochs", type=float, default=None, help="instead of the rung's own (Rung.epochs)")
-    parser.add_argument("--record", type=Path, help="a results file whose 'runs' list gets this run")
+    parser.add_argument("--judge-checkpoint", type=Path, help="judge this InfoGAN checkpoint instead of a rung")
+    parser.add_argument("--record", type=Path, help="a results file that gets this run")
     args = parser.parse_args(argv)
-    args.epochs = RUNGS[args.rung].epochs if args.epochs is None else args.epochs
-    images, _ = data.load_mnist("train")
-    g_state, seconds, steps = train_rung(args.rung, args.seed, args.epochs, images)
+    if (args.judge_checkpoint is None) == (args.rung is None or args.seed is None):
+        parser.error("give a rung and a seed, or --judge-checkpoint FILE, not both")
     judge, _ = pretrained.load_classifier("mnist")
     test_features = classifier.classifier_features(judge, data.load_mnist("test")[0])
-    z = sample_latent(jax.random.key(JUDGE_SEED), JUDGE_SAMPLES, latent_dim(g_state))
-    record = {"rung": args.rung, "seed": args.seed, "epochs": args.epochs, "steps": steps, "seconds": round(seconds),
-              "live": score_samples(g_state, judge, test_features, z),
-              "average": score_samples(g_state.replace(params=g_state.opt_state.average), judge, test_features, z)}
+    if args.judge_checkpoint:
+        record = judge_code_gan(args.judge_checkpoint, judge, test_features)
+    else:
+        args.epochs = RUNGS[args.rung].epochs if args.epochs is None else args.epochs
+        record = judged_rung(args, judge, test_features)
     print(json.dumps(record))
     if args.record:
-        results = json.loads(args.record.read_text())
-        results["runs"].append(record)
-        results.setdefault("rungs", {})[args.rung] = RUNGS[args.rung].description  # what the chapter prints
-        with atomic_file(args.record, "w") as file:  # the record of every earlier run is never half-written
-            file.write(json.dumps(results, indent=1, ensure_ascii=False) + "\n")
+        add_to_record(args.record, record, args.rung)
 
 
 if __name__ == "__main__":
