@@ -318,7 +318,7 @@ def _frechet_without_root(a, b):
 def check_frechet_distance(student, name="your answer") -> bool:
     """FD between Gaussians fitted to two feature sets (N, d), (M, d): ``metrics.frechet_distance``."""
     mistakes = {
-        "Tr(Σa + Σb − 2 Σa Σb): the matrix square root of Σa Σb is missing (scipy.linalg.sqrtm)": _frechet_without_root,
+        "Tr(Σa + Σb − 2 Σa Σb): the square root of Σa Σb (or of its eigenvalues) is missing": _frechet_without_root,
         "‖μa − μb‖ where the formula has its square ‖μa − μb‖²":
             lambda a, b: metrics.frechet_distance(a, b) - float(np.sum((a.mean(0) - b.mean(0)) ** 2))
             + float(np.linalg.norm(a.mean(0) - b.mean(0))),

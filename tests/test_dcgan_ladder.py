@@ -70,10 +70,25 @@ def test_an_infogan_checkpoint_made_by_the_train_command_is_judged_and_recorded_
     assert run["command"].startswith("python -m gan_lessons.train infogan --real-weight 1 --shear 0.3")
     assert set(run["scores"]) == {"confidence", "smallest", "largest", "fd"} and run["scores"]["fd"] > 100
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == run
-    with pytest.raises(SystemExit):  # a rung and a checkpoint at once: which one?
-        dcgan_ladder.main(["shipped", "0", "--judge-checkpoint", str(out)])
+    for mixed in (["shipped", "0"], ["shipped"], ["--epochs", "2"]):  # a rung's settings with a checkpoint: which?
+        with pytest.raises(SystemExit):
+            dcgan_ladder.main([*mixed, "--judge-checkpoint", str(out), "--record", str(record)])
+    assert json.loads(record.read_text()) == recorded  # nothing recorded by the refused calls
     with pytest.raises(CheckpointError, match="does not match the model"):  # InfoGAN's, on the course's networks
         dcgan_ladder.main(["--judge-checkpoint", str(pretrained.checkpoint_path("dcgan_cpu_mnist"))])
+    with pytest.raises(SystemExit, match="fashion_mnist"):  # the MNIST judge would misjudge it
+        dcgan_ladder.main(["--judge-checkpoint", str(pretrained.checkpoint_path("infogan_real_fashion_mnist"))])
+
+
+def test_the_recorded_shipped_infogan_is_what_the_tool_judges_in_the_shipped_checkpoint(capsys):
+    from gan_lessons import pretrained
+
+    dcgan_ladder.main(["--judge-checkpoint", str(pretrained.checkpoint_path("infogan_real_mnist"))])
+    judged = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    (recorded,) = [run for run in json.loads(RECORD.read_text())["label_free"]
+                   if run["command"] == judged["command"]]  # the shipped run's row: seed 2
+    assert judged["scores"]["confidence"] == pytest.approx(recorded["scores"]["confidence"], abs=0.002)
+    assert judged["scores"]["fd"] == pytest.approx(recorded["scores"]["fd"], abs=0.5)  # another machine: not bitwise
 
 
 def test_chapter_04s_record_has_seeds_0_to_2_of_each_label_free_infogan_for_8_epochs():
@@ -83,4 +98,5 @@ def test_chapter_04s_record_has_seeds_0_to_2_of_each_label_free_infogan_for_8_ep
         assert sorted(run["seed"] for run in made) == [0, 1, 2], model
         for run in made:  # each by the train command, as the shipped one of the three was
             assert run["epochs"] == 8 and run["command"].startswith("python -m gan_lessons.train infogan" + options)
-            assert f"--seed {run['seed']}" in run["command"] and "--validation" not in run["command"]
+            assert f"--seed {run['seed']}" in run["command"]
+            assert not any(f"--{option}" in run["command"] for option in ("validation", "networks", "noise", "dataset"))

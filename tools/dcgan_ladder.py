@@ -95,6 +95,9 @@ def judge_code_gan(path: Path, judge, test_features) -> dict:
     A checkpoint of other networks or codes stops with ``load_players``'s error, which names the mismatch."""
     templates = dict(zip(("generator", "discriminator"), infogan.make_infogan(jax.random.key(0))))
     players, config = pretrained.load_players(path, templates)
+    if config.get("dataset") != "mnist" or config.get("noise", "normal") != "normal":  # the judge and z would not fit
+        raise SystemExit(f"{path}: trained on {config.get('dataset')} with {config.get('noise', 'normal')} noise; "
+                         "the ladder judges MNIST runs with N(0, I) noise (the train command's defaults)")
     g_state = players["generator"]
     codes = jnp.arange(JUDGE_SAMPLES) % 10  # make_infogan's ten codes, each equally often
     samples = conditional.generate(g_state, judge_latent(g_state), codes)
@@ -134,8 +137,10 @@ def main(argv=None):
     parser.add_argument("--judge-checkpoint", type=Path, help="judge this InfoGAN checkpoint instead of a rung")
     parser.add_argument("--record", type=Path, help="a results file that gets this run")
     args = parser.parse_args(argv)
-    if (args.judge_checkpoint is None) == (args.rung is None or args.seed is None):
-        parser.error("give a rung and a seed, or --judge-checkpoint FILE, not both")
+    if args.judge_checkpoint and (args.rung, args.seed, args.epochs) != (None, None, None):
+        parser.error("--judge-checkpoint judges a trained checkpoint: give no rung, seed or --epochs with it")
+    if not args.judge_checkpoint and (args.rung is None or args.seed is None):
+        parser.error("give a rung and a seed, or --judge-checkpoint FILE")
     judge, _ = pretrained.load_classifier("mnist")
     test_features = classifier.classifier_features(judge, data.load_mnist("test")[0])
     if args.judge_checkpoint:
@@ -145,7 +150,7 @@ def main(argv=None):
         record = judged_rung(args, judge, test_features)
     print(json.dumps(record))
     if args.record:
-        add_to_record(args.record, record, args.rung)
+        add_to_record(args.record, record, None if args.judge_checkpoint else args.rung)
 
 
 if __name__ == "__main__":
