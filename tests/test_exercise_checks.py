@@ -297,3 +297,11 @@ def test_chapters_from_03_on_have_two_checked_build_it_exercises():
         assert called <= tested, f"{path.name}: checks without a wrong-answer test here: {called - tested}"
         if number >= 3:
             assert len(called) >= 2, f"{path.name} has {len(called)} build-it exercises checked by exercise_checks"
+
+
+def test_the_librarys_own_function_is_not_an_answer(capsys):
+    from gan_lessons import losses
+
+    assert not checks.check_fixed_d_loss(losses.d_loss, name="copied")  # the reference itself: nothing theirs
+    assert "the library's own d_loss" in capsys.readouterr().out
+    assert checks.check_fixed_d_loss(lambda real, fake: losses.d_loss(real, fake) + 0.0, name="theirs")
