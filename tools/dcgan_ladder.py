@@ -92,7 +92,8 @@ def judge_latent(g_state):
 
 def judge_code_gan(path: Path, judge, test_features) -> dict:
     """An InfoGAN checkpoint judged like a rung, G(z, c) for the fixed z and the codes 0-9 in turn; how it was made.
-    A checkpoint of other networks or codes stops with ``load_players``'s error, which names the mismatch."""
+    A checkpoint of other networks or codes stops with ``load_players``'s error, which names the mismatch; one
+    trained on other data or with other noise stops too, since the MNIST judge and N(0, I) z would misjudge it."""
     templates = dict(zip(("generator", "discriminator"), infogan.make_infogan(jax.random.key(0))))
     players, config = pretrained.load_players(path, templates)
     if config.get("dataset") != "mnist" or config.get("noise", "normal") != "normal":  # the judge and z would not fit
