@@ -518,12 +518,24 @@ def check_reparameterise(student, name="your answer") -> bool:
 # ----------------------------------------------------------------------------------- chapter 11
 
 
-def check_global_sum(student, mesh, name="your answer") -> bool:
-    """The sum over all rows of an (N, d) array split over ``mesh``, with ``jax.shard_map`` and ``lax.psum``."""
-    rows = 8 * mesh.devices.size
-    mistakes = {"the mean where the sum is asked": lambda x: jnp.mean(x, axis=0)}
-    return check_answer(student, lambda x: jnp.sum(x, axis=0),
-                        lambda key: (parallel.shard_batch(jax.random.normal(key, (rows, 5)), mesh),), name=name,
+def check_global_moments(student, mesh, name="your answer") -> bool:
+    """Each column's mean and variance over all rows of an (N, d) array split over ``mesh``, as ``(mean,
+    variance)``: what a BatchNorm layer needs when its batch is split, with ``jax.shard_map`` and collectives."""
+    devices = mesh.devices.size
+    rows = 8 * devices
+
+    def inputs(key):  # each device's rows get an offset of their own, so its mean differs from the others'
+        offsets = jnp.repeat(jnp.arange(devices, dtype=jnp.float32), rows // devices)[:, None]
+        return (parallel.shard_batch(jax.random.normal(key, (rows, 5)) + offsets, mesh),)
+
+    def own_variances(x):  # the natural wrong answer: each device's variance about its own mean, averaged
+        blocks = x.reshape(devices, rows // devices, -1)
+        return jnp.mean(x, axis=0), jnp.mean(jnp.var(blocks, axis=1), axis=0)
+
+    mistakes = {"the mean of each device's variance about its own mean: it leaves out how far the devices' "
+                "means lie from the global mean. Subtract the global mean (pmean of the devices' means) "
+                "before squaring": own_variances}
+    return check_answer(student, lambda x: (jnp.mean(x, axis=0), jnp.var(x, axis=0)), inputs, name=name,
                         atol=1e-4, trials=3, mistakes=mistakes)
 
 

@@ -199,7 +199,7 @@ CASES = {
     "check_gaussian_kl": (gaussian_kl, lambda mean, lv: jnp.sum(gaussian_kl(mean, lv)), "reduced over every axis"),
     "check_reparameterise": (reparameterise, lambda mean, lv, eps: mean + jnp.exp(lv) * eps, "standard deviation"),
 }
-NEEDS_A_MESH = {"check_global_sum", "check_parallel_gradient"}  # tested on four CPU devices, below
+NEEDS_A_MESH = {"check_global_moments", "check_parallel_gradient"}  # tested on four CPU devices, below
 
 
 @pytest.mark.parametrize("check_name", sorted(CASES))
@@ -256,9 +256,12 @@ MESH_SCRIPT = textwrap.dedent("""
     from gan_lessons import exercise_checks as checks, parallel
     mesh = parallel.data_parallel_mesh()
 
-    def global_sum(x):
-        return jax.shard_map(lambda block: jax.lax.psum(jnp.sum(block, 0), "batch"), mesh=mesh,
-                             in_specs=P("batch"), out_specs=P())(x)
+    def moments(x, about_global_mean=True):
+        def per_device(block):
+            mean = jax.lax.pmean(jnp.mean(block, 0), "batch")
+            centre = mean if about_global_mean else jnp.mean(block, 0)
+            return mean, jax.lax.pmean(jnp.mean((block - centre) ** 2, 0), "batch")
+        return jax.shard_map(per_device, mesh=mesh, in_specs=P("batch"), out_specs=(P(), P()))(x)
 
     def gradient(loss_fn, weights, batch, mesh):
         def per_device(weights, block):
@@ -270,8 +273,8 @@ MESH_SCRIPT = textwrap.dedent("""
             return jax.lax.pmean(jax.grad(loss_fn)(weights, block), "batch")
         return jax.shard_map(per_device, mesh=mesh, in_specs=(P(), P("batch")), out_specs=P())(weights, batch)
 
-    assert checks.check_global_sum(global_sum, mesh)
-    assert not checks.check_global_sum(lambda x: jnp.mean(x, 0), mesh)
+    assert checks.check_global_moments(moments, mesh)
+    assert not checks.check_global_moments(lambda x: moments(x, about_global_mean=False), mesh)
     assert checks.check_parallel_gradient(gradient, mesh)
     assert not checks.check_parallel_gradient(mean_after_gradient, mesh)
 """)
@@ -282,7 +285,7 @@ def test_the_mesh_checks_pass_pmean_and_catch_psum_on_four_devices():
                             env={**os.environ, "JAX_PLATFORMS": "cpu"})
     assert result.returncode == 0, result.stdout + result.stderr
     said = result.stdout.splitlines()
-    assert said[0].endswith("correct on all 3 test inputs.") and "the mean where the sum is asked" in said[1]
+    assert said[0].endswith("correct on all 3 test inputs.") and "about its own mean" in said[1], said
     assert said[2].endswith("correct on all 2 test inputs.") and "4 × the whole batch's" in said[3], said
     assert "already adds up the devices' parts" in said[3], said
 
