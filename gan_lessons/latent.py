@@ -101,10 +101,11 @@ def invert_generator(g_state: TrainState, images, z_start, steps: int = 300, lea
 
         z* = argmin_z  mean_pixels (G(z) − x)²  +  λ ‖z‖² / d
 
-    The small prior term λ keeps z where N(0, I) puts its mass, so G stays in the region it was
-    trained on. Adam on z, ``steps`` updates from ``z_start``; a Python loop over a jitted update,
-    because XLA:CPU runs convolution gradients slowly inside ``lax.scan``. ``labels``: for a
-    conditional G. Returns (z, per-image mean squared error of G(z) against x: (B,)).
+    The small prior term λ pulls z towards the origin, so that it does not drift to norms far beyond
+    those N(0, I) gives, where G was never trained (it does not hold z on the sphere ‖z‖ ≈ √d). Adam on
+    z, ``steps`` updates from ``z_start``; a Python loop over a jitted update, because XLA:CPU runs
+    convolution gradients slowly inside ``lax.scan``. ``labels``: for a conditional G. Returns (z,
+    per-image mean squared error of G(z) against x: (B,)).
     """
     optimizer = adam(learning_rate)  # cached: the jitted step compiles once
     z, optimizer_state = z_start, optimizer.init(z_start)

@@ -280,7 +280,7 @@ MESH_SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_the_mesh_checks_pass_pmean_and_catch_psum_on_four_devices():
+def test_the_mesh_checks_pass_the_right_answers_and_name_the_wrong_ones_on_four_devices():
     result = subprocess.run([sys.executable, "-c", MESH_SCRIPT], capture_output=True, text=True, timeout=300,
                             env={**os.environ, "JAX_PLATFORMS": "cpu"})
     assert result.returncode == 0, result.stdout + result.stderr
