@@ -36,7 +36,7 @@ def _logit_pairs(key):
 
 def check_fixed_d_loss(student, name="your answer") -> bool:
     """D's loss from logits, real labelled 1 and fake 0: ``losses.d_loss``."""
-    return check_answer(student, losses.d_loss, _logit_pairs, name=name, trials=6)
+    return check_answer(student, losses.d_loss, _logit_pairs, name=name, trials=6, withhold=[losses.value_function])
 
 
 def check_saturating_g_loss(student, name="your answer") -> bool:
@@ -44,7 +44,7 @@ def check_saturating_g_loss(student, name="your answer") -> bool:
     mistakes = {"the non-saturating loss −E[log D(G(z))]; this exercise asks for the minimax E[log(1 − D(G(z)))]":
                 lambda real, fake: losses.g_loss_non_saturating(fake)}
     return check_answer(student, lambda real, fake: losses.g_loss_saturating(fake), _logit_pairs, name=name,
-                        trials=6, mistakes=mistakes)
+                        trials=6, mistakes=mistakes, withhold=[losses.g_loss_saturating])
 
 
 def _say(name: str, text: str) -> bool:
@@ -387,7 +387,8 @@ def check_slerp(student, name="your answer") -> bool:
 
 def check_label_maps(student, name="your answer") -> bool:
     return check_answer(student, lambda labels: one_hot_maps(labels, 10),
-                        lambda key: (jax.random.randint(key, (5,), 0, 10),), name=name, trials=3)
+                        lambda key: (jax.random.randint(key, (5,), 0, 10),), name=name, trials=3,
+                        withhold=[one_hot_maps])
 
 
 def _projection_inputs(key):

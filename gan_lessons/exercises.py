@@ -10,11 +10,16 @@ students make most, in this order:
 - a known wrong answer for this reference, e.g. the saturating generator loss where the non-saturating one
   is asked (``KNOWN_MISTAKES``, or the ``mistakes`` argument);
 - the sign flipped; every value scaled by the same factor (a sum for a mean); off by the same constant.
+
+While the student's function runs, the library function being re-written (and any others the check names) is
+withheld (``withheld``): an answer that only calls it would check nothing of the student's, so it is told so.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import sys
+from collections.abc import Callable, Iterable, Sequence
 
 import jax
 import numpy as np
@@ -46,6 +51,45 @@ KNOWN_MISTAKES: dict[Callable, dict[str, Callable]] = {
         "max(0, 1 ∓ ℓ)": losses.d_loss_wasserstein,
     },
 }
+
+
+class LibraryAnswer(Exception):
+    """Raised when an answer calls the library function it is meant to write."""
+
+
+def _library_function(function) -> bool:
+    """A named function of the course library (a lambda passed as the reference is the check's own)."""
+    named = getattr(function, "__name__", "<lambda>") != "<lambda>"
+    return named and (getattr(function, "__module__", None) or "").startswith("gan_lessons.")
+
+
+@contextlib.contextmanager
+def withheld(functions: Iterable[Callable], namespace: dict | None = None):
+    """While the block runs, each of ``functions`` raises ``LibraryAnswer`` instead of answering.
+
+    It is replaced wherever an answer can reach it by name: in every loaded ``gan_lessons`` module
+    (``losses.d_loss(...)``) and in ``namespace``, the answer's own globals (``from gan_lessons.losses import
+    d_loss``). A jitted answer traced before the check may still hold the original in its compiled code.
+    """
+    def refusal(function):
+        def refuse(*args, **kwargs):
+            raise LibraryAnswer(f"it calls the library's {function.__module__}.{function.__name__}, the function "
+                                "this exercise asks you to write: write it from its formula instead")
+        return refuse
+
+    places = [vars(module) for name, module in list(sys.modules.items()) if name.startswith("gan_lessons")]
+    places += [namespace] if namespace is not None else []
+    replaced = []
+    for function in functions:
+        for place in places:
+            for name in [name for name, value in place.items() if value is function]:
+                replaced.append((place, name, function))
+                place[name] = refusal(function)
+    try:
+        yield
+    finally:
+        for place, name, function in reversed(replaced):
+            place[name] = function
 
 
 def _as_array(value) -> np.ndarray:
@@ -118,13 +162,15 @@ def explain_values(results: list[tuple[Sequence, np.ndarray, np.ndarray]], mista
 
 
 def check_answer(student, reference, inputs, name: str = "your answer", atol: float = 1e-5, rtol: float = 1e-4,
-                 mistakes: dict[str, Callable] | None = None, key: jax.Array | None = None, trials: int = 5) -> bool:
+                 mistakes: dict[str, Callable] | None = None, key: jax.Array | None = None, trials: int = 5,
+                 withhold: Sequence[Callable] = ()) -> bool:
     """Compare a student's function with the reference; print a verdict that says what is wrong, if anything.
 
     ``inputs`` is a list of argument tuples, or a function ``key -> argument tuple`` that draws random
     inputs: then ``trials`` draws are made from ``key`` (default ``jax.random.key(0)``), so the check is the
     same every time it runs. ``mistakes`` maps a description to a known wrong answer, added to
-    ``KNOWN_MISTAKES[reference]``. Returns True when every input gives the reference's result.
+    ``KNOWN_MISTAKES[reference]``. ``withhold``: library functions the answer may not call (the reference
+    itself, when it is one, always). Returns True when every input gives the reference's result.
     """
     if student is None:
         print(f"{name}: {NOT_ATTEMPTED}")
@@ -136,13 +182,18 @@ def check_answer(student, reference, inputs, name: str = "your answer", atol: fl
         keys = jax.random.split(jax.random.key(0) if key is None else key, trials)
         inputs = [tuple(inputs(draw_key)) for draw_key in keys]
     known = {**KNOWN_MISTAKES.get(reference, {}), **(mistakes or {})}
+    withhold = [*withhold, *([reference] if _library_function(reference) else [])]
     results = []
     for arguments in inputs:
         expected = _as_array(reference(*arguments))
         try:
-            result = student(*arguments)
+            with withheld(withhold, getattr(student, "__globals__", None)):
+                result = student(*arguments)
         except NotImplementedError:
             print(f"{name}: {NOT_ATTEMPTED}")
+            return False
+        except LibraryAnswer as refusal:
+            print(f"{name}: {refusal}.")
             return False
         except Exception as error:  # a student's bug: report it, do not crash the check
             print(f"{name}: raised {type(error).__name__}: {error}")

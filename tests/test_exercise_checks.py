@@ -307,4 +307,10 @@ def test_the_librarys_own_function_is_not_an_answer(capsys):
 
     assert not checks.check_fixed_d_loss(losses.d_loss, name="copied")  # the reference itself: nothing theirs
     assert "the library's own d_loss" in capsys.readouterr().out
-    assert checks.check_fixed_d_loss(lambda real, fake: losses.d_loss(real, fake) + 0.0, name="theirs")
+    wrappers = (lambda real, fake: losses.d_loss(real, fake) + 0.0,
+                lambda real, fake: -losses.value_function(real, fake))
+    for wrapper in wrappers:
+        assert not checks.check_fixed_d_loss(wrapper, name="wrapped")  # nor a call to it, or to V
+        assert "calls the library's gan_lessons.losses." in capsys.readouterr().out
+    assert not checks.check_saturating_g_loss(lambda real, fake: losses.g_loss_saturating(fake), name="wrapped")
+    assert "losses.g_loss_saturating, the function this exercise asks you to write" in capsys.readouterr().out

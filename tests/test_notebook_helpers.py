@@ -74,7 +74,8 @@ def test_saturating_instead_of_non_saturating_is_named(capsys):
 
 
 def test_swapped_arguments_and_the_value_function_for_the_loss(capsys):
-    passed, said = verdict(capsys, lambda real, fake: losses.d_loss(fake, real), losses.d_loss, random_logits)
+    swapped = lambda real, fake: -jnp.mean(losses.log_d(fake)) - jnp.mean(losses.log_one_minus_d(real))
+    passed, said = verdict(capsys, swapped, losses.d_loss, random_logits)
     assert not passed and "real and fake logits swapped" in said
     passed, said = verdict(capsys, losses.value_function, losses.d_loss, random_logits)
     assert not passed and "the value function V(D, G) itself" in said
@@ -84,8 +85,9 @@ def test_a_sum_for_a_mean_an_offset_and_a_log_of_zero(capsys):
     three_logits = lambda key: (jax.random.normal(key, (3,)),)
     passed, said = verdict(capsys, lambda x: jnp.sum(-losses.log_d(x)), losses.g_loss_non_saturating, three_logits)
     assert not passed and "every value is 3 × the reference's: a sum where a mean is wanted" in said
-    passed, said = verdict(capsys, lambda real, fake: losses.value_function(real, fake) + jnp.log(4.0),
-                           losses.value_function, random_logits)
+    value_plus_log_4 = lambda real, fake: (jnp.mean(losses.log_d(real)) + jnp.mean(losses.log_one_minus_d(fake))
+                                           + jnp.log(4.0))
+    passed, said = verdict(capsys, value_plus_log_4, losses.value_function, random_logits)
     assert not passed and "off by the same +1.38629" in said and "constant term" in said
     passed, said = verdict(capsys, lambda fake: -jnp.mean(jnp.log(jax.nn.sigmoid(fake))),
                            losses.g_loss_non_saturating, [(jnp.array([-200.0, 1.0]),)])
@@ -105,11 +107,27 @@ def test_a_mistake_passed_by_the_caller_is_named_and_later_inputs_are_reported(c
 
 def test_random_inputs_come_from_the_key(capsys):
     seen = []
-    record = lambda real, fake: seen.append(float(real[0])) or losses.d_loss(real, fake)
+    record = lambda real, fake: seen.append(float(real[0])) or losses.d_loss_hinge(real, fake)
     for _ in range(2):
         check_answer(record, losses.d_loss, random_logits, key=jax.random.key(3), trials=2)
     check_answer(record, losses.d_loss, random_logits, key=jax.random.key(4), trials=2)
     assert seen[:2] == seen[2:4] and seen[4:] != seen[:2]
+
+
+def test_an_answer_that_calls_the_library_function_it_should_write_is_told_so(capsys):
+    """However the answer reaches it: through its module, a name imported into the answer's globals, or a
+    function the check names besides the reference. Afterwards every name points at the library's function."""
+    wrapper = lambda real, fake: losses.d_loss(real, fake)
+    imported = eval("lambda real, fake: d_loss(real, fake)", {"d_loss": losses.d_loss})  # noqa: S307
+    for answer in (wrapper, imported):
+        passed, said = verdict(capsys, answer, losses.d_loss, random_logits)
+        assert not passed and "calls the library's gan_lessons.losses.d_loss" in said and "write it" in said
+    through_v = lambda real, fake: -losses.value_function(real, fake)
+    assert verdict(capsys, through_v, losses.d_loss, random_logits)[0]  # not withheld: passes
+    passed, said = verdict(capsys, through_v, losses.d_loss, random_logits, withhold=[losses.value_function])
+    assert not passed and "losses.value_function" in said
+    assert losses.d_loss.__name__ == "d_loss" and imported.__globals__["d_loss"] is losses.d_loss
+    assert float(losses.d_loss(jnp.zeros(2), jnp.zeros(2))) == pytest.approx(2 * np.log(2))
 
 
 def test_smoke_mode_follows_ci_and_the_quick_setting(monkeypatch):
