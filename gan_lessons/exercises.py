@@ -18,6 +18,7 @@ withheld (``withheld``): an answer that only calls it would check nothing of the
 from __future__ import annotations
 
 import contextlib
+import inspect
 import sys
 from collections.abc import Callable, Iterable, Sequence
 
@@ -69,12 +70,13 @@ def withheld(functions: Iterable[Callable], namespace: dict | None = None):
 
     It is replaced wherever an answer can reach it by name: in every loaded ``gan_lessons`` module
     (``losses.d_loss(...)``) and in ``namespace``, the answer's own globals (``from gan_lessons.losses import
-    d_loss``). A jitted answer traced before the check may still hold the original in its compiled code.
+    d_loss``). Not by other routes: a default argument or a closure holding it, or a jitted answer traced
+    before the check, still reach the original.
     """
     def refusal(function):
         def refuse(*args, **kwargs):
-            raise LibraryAnswer(f"it calls the library's {function.__module__}.{function.__name__}, the function "
-                                "this exercise asks you to write: write it from its formula instead")
+            raise LibraryAnswer(f"it calls the library's {function.__module__}.{function.__name__}, which computes "
+                                "this exercise's answer: write it from its formula instead")
         return refuse
 
     places = [vars(module) for name, module in list(sys.modules.items()) if name.startswith("gan_lessons")]
@@ -187,7 +189,7 @@ def check_answer(student, reference, inputs, name: str = "your answer", atol: fl
     for arguments in inputs:
         expected = _as_array(reference(*arguments))
         try:
-            with withheld(withhold, getattr(student, "__globals__", None)):
+            with withheld(withhold, getattr(inspect.unwrap(student), "__globals__", None)):  # jax.jit wraps
                 result = student(*arguments)
         except NotImplementedError:
             print(f"{name}: {NOT_ATTEMPTED}")

@@ -313,4 +313,9 @@ def test_the_librarys_own_function_is_not_an_answer(capsys):
         assert not checks.check_fixed_d_loss(wrapper, name="wrapped")  # nor a call to it, or to V
         assert "calls the library's gan_lessons.losses." in capsys.readouterr().out
     assert not checks.check_saturating_g_loss(lambda real, fake: losses.g_loss_saturating(fake), name="wrapped")
-    assert "losses.g_loss_saturating, the function this exercise asks you to write" in capsys.readouterr().out
+    assert "losses.g_loss_saturating, which computes this exercise's answer" in capsys.readouterr().out
+    from gan_lessons import models
+
+    assert not checks.check_label_maps(jax.jit(lambda labels: models.one_hot_maps(labels, 10)), name="wrapped")
+    assert "models.one_hot_maps" in capsys.readouterr().out
+    assert checks.one_hot_maps is models.one_hot_maps  # restored in both modules that hold it
