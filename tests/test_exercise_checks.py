@@ -319,3 +319,6 @@ def test_the_librarys_own_function_is_not_an_answer(capsys):
     assert not checks.check_label_maps(jax.jit(lambda labels: models.one_hot_maps(labels, 10)), name="wrapped")
     assert "models.one_hot_maps" in capsys.readouterr().out
     assert checks.one_hot_maps is models.one_hot_maps  # restored in both modules that hold it
+    built = lambda config: models.count_parameters(models.make_dcgan(config, jax.random.key(0))[0])
+    assert not checks.check_generator_parameters(built, name="built")
+    assert "models.make_dcgan, which computes this exercise's answer" in capsys.readouterr().out
