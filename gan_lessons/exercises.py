@@ -11,13 +11,15 @@ students make most, in this order:
   is asked (``KNOWN_MISTAKES``, or the ``mistakes`` argument);
 - the sign flipped; every value scaled by the same factor (a sum for a mean); off by the same constant.
 
-While the student's function runs, the library function being re-written (and any others the check names) is
-withheld (``withheld``): an answer that only calls it would check nothing of the student's, so it is told so.
+While the student's function runs, the reference (and any library function the check names) is withheld
+(``withheld``): an answer that only calls it would check nothing of the student's, so it is told so. A check
+whose reference is a lambda around a library function names that function in ``withhold``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -55,13 +57,11 @@ KNOWN_MISTAKES: dict[Callable, dict[str, Callable]] = {
 
 
 class LibraryAnswer(Exception):
-    """Raised when an answer calls the library function it is meant to write."""
+    """Raised when an answer calls a function that its check withholds."""
 
 
-def _library_function(function) -> bool:
-    """A named function of the course library (a lambda passed as the reference is the check's own)."""
-    named = getattr(function, "__name__", "<lambda>") != "<lambda>"
-    return named and (getattr(function, "__module__", None) or "").startswith("gan_lessons.")
+def _in_library(module_name: str) -> bool:
+    return module_name == "gan_lessons" or module_name.startswith("gan_lessons.")
 
 
 @contextlib.contextmanager
@@ -70,16 +70,17 @@ def withheld(functions: Iterable[Callable], namespace: dict | None = None):
 
     It is replaced wherever an answer can reach it by name: in every loaded ``gan_lessons`` module
     (``losses.d_loss(...)``) and in ``namespace``, the answer's own globals (``from gan_lessons.losses import
-    d_loss``). Not by other routes: a default argument or a closure holding it, or a jitted answer traced
-    before the check, still reach the original.
+    d_loss``). Not by other routes: a default argument, a closure or a ``functools.partial`` holding it, or a
+    jitted answer traced before the check, still reach the original.
     """
     def refusal(function):
         def refuse(*args, **kwargs):
-            raise LibraryAnswer(f"it calls the library's {function.__module__}.{function.__name__}, which computes "
-                                "this exercise's answer: write it from its formula instead")
+            raise LibraryAnswer(f"it calls {function.__module__}.{function.__qualname__}, which this check "
+                                "withholds: an answer that calls it checks nothing of yours. Write it from the "
+                                "formula instead")
         return refuse
 
-    places = [vars(module) for name, module in list(sys.modules.items()) if name.startswith("gan_lessons")]
+    places = [vars(module) for name, module in list(sys.modules.items()) if _in_library(name)]
     places += [namespace] if namespace is not None else []
     replaced = []
     for function in functions:
@@ -171,20 +172,21 @@ def check_answer(student, reference, inputs, name: str = "your answer", atol: fl
     ``inputs`` is a list of argument tuples, or a function ``key -> argument tuple`` that draws random
     inputs: then ``trials`` draws are made from ``key`` (default ``jax.random.key(0)``), so the check is the
     same every time it runs. ``mistakes`` maps a description to a known wrong answer, added to
-    ``KNOWN_MISTAKES[reference]``. ``withhold``: library functions the answer may not call (the reference
-    itself, when it is one, always). Returns True when every input gives the reference's result.
+    ``KNOWN_MISTAKES[reference]``. ``withhold``: library functions the answer may not call, besides the
+    reference itself. Returns True when every input gives the reference's result.
     """
     if student is None:
         print(f"{name}: {NOT_ATTEMPTED}")
         return False
-    if student is reference:  # the library's own function: nothing of the student's would be checked
-        print(f"{name}: that is the library's own {getattr(reference, '__name__', 'function')}; write your own")
+    withhold = [*withhold, reference]
+    inner = inspect.unwrap(student.func if isinstance(student, functools.partial) else student)  # jit, partial
+    if any(inner is function for function in withhold):  # nothing of the student's would be checked
+        print(f"{name}: that is the library's own {getattr(inner, '__name__', 'function')}; write your own")
         return False
     if callable(inputs):
         keys = jax.random.split(jax.random.key(0) if key is None else key, trials)
         inputs = [tuple(inputs(draw_key)) for draw_key in keys]
     known = {**KNOWN_MISTAKES.get(reference, {}), **(mistakes or {})}
-    withhold = [*withhold, *([reference] if _library_function(reference) else [])]
     results = []
     for arguments in inputs:
         expected = _as_array(reference(*arguments))
