@@ -191,7 +191,7 @@ def check_answer(student, reference, inputs, name: str = "your answer", atol: fl
     for arguments in inputs:
         expected = _as_array(reference(*arguments))
         try:
-            with withheld(withhold, getattr(inspect.unwrap(student), "__globals__", None)):  # jax.jit wraps
+            with withheld(withhold, getattr(inner, "__globals__", None)):
                 result = student(*arguments)
         except NotImplementedError:
             print(f"{name}: {NOT_ATTEMPTED}")
