@@ -21,7 +21,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
 from gan_lessons import clustering, features, infogan, latent, losses, metrics, parallel, training, vae
-from gan_lessons.exercises import NOT_ATTEMPTED, check_answer
+from gan_lessons.exercises import NOT_ATTEMPTED, call_answer, check_answer
 from gan_lessons.models import CPU, PAPER, MLPDiscriminator, MLPGenerator, count_parameters, make_dcgan, one_hot_maps
 
 # ----------------------------------------------------------------------------------- chapter 03
@@ -50,18 +50,6 @@ def check_saturating_g_loss(student, name="your answer") -> bool:
 def _say(name: str, text: str) -> bool:
     print(f"{name}: {text}")
     return False
-
-
-def _called(student, name, *arguments):
-    """(True, the student's result) or (False, None) with the reason printed."""
-    if student is None:
-        return _say(name, NOT_ATTEMPTED), None
-    try:
-        return True, student(*arguments)
-    except NotImplementedError:
-        return _say(name, NOT_ATTEMPTED), None
-    except Exception as error:  # a student's bug: say which, do not crash the check
-        return _say(name, f"raised {type(error).__name__}: {error}"), None
 
 
 def _same_parameters(state, other) -> bool:
@@ -94,7 +82,7 @@ def check_two_critic_step(student, name="your step") -> bool:
     def keys():  # the student's key, drawn afresh for every comparison: a JAX key is used once
         return jax.random.split(jax.random.key(2), 3)
 
-    called, result = _called(student, name, d_state, g_state, real_pair, jax.random.key(2))
+    called, result = call_answer(student, name, (d_state, g_state, real_pair, jax.random.key(2)))
     if not called:
         return False
     if not (isinstance(result, tuple) and len(result) == 2

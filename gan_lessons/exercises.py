@@ -164,6 +164,25 @@ def explain_values(results: list[tuple[Sequence, np.ndarray, np.ndarray]], mista
     raise AssertionError("explain_values called with results that all agree")
 
 
+def call_answer(student, name: str, arguments: Sequence, withhold: Sequence[Callable] = (),
+                namespace: dict | None = None) -> tuple[bool, object]:
+    """(True, the student's result) or (False, None) with the reason printed: not attempted yet, a call to a
+    withheld function (``withheld``, with ``namespace`` the answer's globals), or the exception it raised."""
+    if student is None:
+        print(f"{name}: {NOT_ATTEMPTED}")
+        return False, None
+    try:
+        with withheld(withhold, namespace):
+            return True, student(*arguments)
+    except NotImplementedError:
+        print(f"{name}: {NOT_ATTEMPTED}")
+    except LibraryAnswer as refusal:
+        print(f"{name}: {refusal}.")
+    except Exception as error:  # a student's bug: report it, do not crash the check
+        print(f"{name}: raised {type(error).__name__}: {error}")
+    return False, None
+
+
 def check_answer(student, reference, inputs, name: str = "your answer", atol: float = 1e-5, rtol: float = 1e-4,
                  mistakes: dict[str, Callable] | None = None, key: jax.Array | None = None, trials: int = 5,
                  withhold: Sequence[Callable] = ()) -> bool:
@@ -175,9 +194,6 @@ def check_answer(student, reference, inputs, name: str = "your answer", atol: fl
     ``KNOWN_MISTAKES[reference]``. ``withhold``: library functions the answer may not call, besides the
     reference itself. Returns True when every input gives the reference's result.
     """
-    if student is None:
-        print(f"{name}: {NOT_ATTEMPTED}")
-        return False
     withhold = [*withhold, reference]
     inner = inspect.unwrap(student.func if isinstance(student, functools.partial) else student)  # jit, partial
     if any(inner is function for function in withhold):  # nothing of the student's would be checked
@@ -190,17 +206,8 @@ def check_answer(student, reference, inputs, name: str = "your answer", atol: fl
     results = []
     for arguments in inputs:
         expected = _as_array(reference(*arguments))
-        try:
-            with withheld(withhold, getattr(inner, "__globals__", None)):
-                result = student(*arguments)
-        except NotImplementedError:
-            print(f"{name}: {NOT_ATTEMPTED}")
-            return False
-        except LibraryAnswer as refusal:
-            print(f"{name}: {refusal}.")
-            return False
-        except Exception as error:  # a student's bug: report it, do not crash the check
-            print(f"{name}: raised {type(error).__name__}: {error}")
+        called, result = call_answer(student, name, arguments, withhold, getattr(inner, "__globals__", None))
+        if not called:
             return False
         if result is None:
             print(f"{name}: returned None — is the `return` missing?")
