@@ -8,6 +8,8 @@ fresh fake batch (passed through D separately), then one G update on fresh fakes
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -53,11 +55,14 @@ class TorchDCGANDiscriminator(nn.Module):
         side = 28 // 2 ** len(self.convs)
         self.output = nn.Linear(side * side * channels[-1], 1)
 
-    def forward(self, x):
+    def features(self, x):
         h = F.leaky_relu(self.convs[0](x), 0.2)  # (B, c1, 14, 14)
         for conv, norm in zip(self.convs[1:], self.norms):
             h = F.leaky_relu(norm(conv(h)), 0.2)  # (B, c2, 7, 7)
-        return self.output(h.flatten(1))[:, 0]  # (B,)
+        return h.flatten(1)  # (B, c2·7·7)
+
+    def forward(self, x):
+        return self.output(self.features(x))[:, 0]  # (B,)
 
 
 class TorchMLPGenerator(nn.Module):
@@ -132,3 +137,104 @@ def make_torch_dcgan(config: DCGANConfig, device: str = "cpu", learning_rate=2e-
 
 def make_torch_mlp_gan(device: str = "cpu") -> TorchGAN:
     return TorchGAN(TorchMLPGenerator(), TorchMLPDiscriminator(), 16, learning_rate=1e-3, device=device)
+
+
+# ------------------------------------------------------------- InfoGAN with its real-data term (chapter 04, §9)
+
+
+class TorchInfoGANGenerator(nn.Module):
+    """G(z, c): the code one-hot joins z at the input (``ConditionalDCGANGenerator``)."""
+
+    def __init__(self, config: DCGANConfig, categories: int = 10):
+        super().__init__()
+        self.categories = categories
+        self.body = TorchDCGANGenerator(dataclasses.replace(config, latent_dim=config.latent_dim + categories))
+
+    def forward(self, z, codes):
+        return self.body(torch.cat([z, F.one_hot(codes, self.categories).float()], dim=1))
+
+
+class TorchInfoGANDiscriminator(nn.Module):
+    """x → (D's logit, Q's code logits): Q is a Dense 128 + LeakyReLU head on D's flattened last activation
+    (``InfoGANDiscriminator`` with BatchNorm in D, as ``make_infogan`` builds it)."""
+
+    def __init__(self, config: DCGANConfig, categories: int = 10):
+        super().__init__()
+        self.body = TorchDCGANDiscriminator(config)
+        features = self.body.output.in_features
+        self.q_hidden, self.q_logits = nn.Linear(features, 128), nn.Linear(128, categories)
+
+    def forward(self, x):
+        phi = self.body.features(x)  # φ(x): (B, c2·7·7)
+        return self.body.output(phi)[:, 0], self.q_logits(F.leaky_relu(self.q_hidden(phi), 0.2))
+
+
+def random_affine(images, max_degrees=15.0, max_scale=0.1, max_shift=2.0, max_shear=0.0):
+    """``gan_lessons.data.random_affine`` for NCHW tensors of 28×28 images (rows = columns, so one normalisation)."""
+    count = images.shape[0]
+
+    def uniform(*shape):
+        return torch.rand(*shape) * 2 - 1
+
+    angles = torch.deg2rad(torch.tensor(max_degrees)) * uniform(count)
+    scales, offsets, shears = 1 + max_scale * uniform(count), max_shift * uniform(count, 2), max_shear * uniform(count)
+    return affine_warp(images, angles, scales, offsets, shears)
+
+
+def affine_warp(images, angles, scales, offsets, shears):
+    """``gan_lessons.data.affine_warp``: output pixel p (from the centre) reads R(−θ)·S(−shear)·p / s − offset;
+    bilinear, background −1. In grid_sample's normalised (column, row) coordinates."""
+    cos, sin, half = torch.cos(angles) / scales, torch.sin(angles) / scales, (images.shape[-1] - 1) / 2
+    theta = torch.stack([torch.stack([cos, sin - cos * shears, -offsets[:, 1] / half], 1),
+                         torch.stack([-sin, cos + sin * shears, -offsets[:, 0] / half], 1)], 1)  # (B, 2, 3)
+    grid = F.affine_grid(theta, list(images.shape), align_corners=True)
+    return F.grid_sample(images + 1, grid, mode="bilinear", padding_mode="zeros", align_corners=True) - 1
+
+
+def real_code_loss(code_logits, altered_code_logits):
+    """``gan_lessons.infogan.real_code_loss``: E[H(Q(c|x))] − H(E[Q(c|x)]) − E[Σ Q(c|x) log Q(c|T(x))]."""
+    log_probabilities = F.log_softmax(code_logits, dim=1)
+    probabilities = log_probabilities.exp()
+    conditional_entropy = -(probabilities * log_probabilities).sum(1).mean()
+    marginal = probabilities.mean(0)
+    marginal_entropy = -(marginal * torch.log(marginal + 1e-8)).sum()
+    consistency = -(probabilities.detach() * F.log_softmax(altered_code_logits, dim=1)).sum(1).mean()
+    return conditional_entropy - marginal_entropy + consistency
+
+
+class TorchInfoGAN:
+    """``gan_lessons.infogan.train_step`` with ``information_weight`` 1: D and Q on a real batch, as many fakes
+    G(z, c) and T(real), then G; Adam with β1 = 0.5 at G 1e-3, D 2e-4 (``make_infogan``)."""
+
+    def __init__(self, config: DCGANConfig, categories: int = 10, real_weight: float = 1.0, shear: float = 0.3):
+        self.generator, self.discriminator = TorchInfoGANGenerator(config, categories), TorchInfoGANDiscriminator(
+            config, categories)
+        self.generator.apply(dcgan_init)
+        self.discriminator.apply(dcgan_init)
+        self.noise_dim, self.categories = config.latent_dim, categories
+        self.real_weight, self.shear = real_weight, shear
+        self.g_optimizer = torch.optim.Adam(self.generator.parameters(), 1e-3, betas=(0.5, 0.999))
+        self.d_optimizer = torch.optim.Adam(self.discriminator.parameters(), 2e-4, betas=(0.5, 0.999))
+
+    def sample(self, count):
+        return torch.randn(count, self.noise_dim), torch.randint(0, self.categories, (count,))
+
+    def step(self, real):
+        z, codes = self.sample(real.shape[0])
+        fake = self.generator(z, codes).detach()
+        (real_logits, real_codes), (fake_logits, fake_codes) = self.discriminator(real), self.discriminator(fake)
+        _, altered_codes = self.discriminator(random_affine(real, max_shear=self.shear))
+        d_loss = (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+                  + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+                  + F.cross_entropy(fake_codes, codes) + self.real_weight * real_code_loss(real_codes, altered_codes))
+        self.d_optimizer.zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.d_optimizer.step()
+        z, codes = self.sample(real.shape[0])
+        fake_logits, fake_codes = self.discriminator(self.generator(z, codes))
+        g_loss = (F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+                  + F.cross_entropy(fake_codes, codes))  # non-saturating, and L_I for G too
+        self.g_optimizer.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.g_optimizer.step()
+        return d_loss.detach(), g_loss.detach()

@@ -358,3 +358,29 @@ def test_the_minute_benchmark_lets_the_rate_fall_over_seconds_as_the_chapter_ove
     schedule = optax.cosine_decay_schedule(dcgan.LIVE_RUN.learning_rate, steps, alpha=0.05)
     np.testing.assert_allclose([rate_at(step / steps * seconds, seconds) for step in range(steps + 3)],
                                [schedule(step) for step in range(steps + 3)], rtol=1e-5)
+
+
+def test_the_benchmarks_pytorch_infogan_alters_digits_and_scores_codes_as_the_course(monkeypatch):
+    """benchmarks/torch_reference.py's T(x) and real-data term, on the same draws, give what ``data.affine_warp``
+    and ``infogan.real_code_loss`` give (PyTorch is a benchmark-only dependency: skipped where it is missing)."""
+    from pathlib import Path
+
+    torch = pytest.importorskip("torch")
+    from gan_lessons import data, infogan
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "benchmarks"))
+    import torch_reference
+
+    images, _ = data.load_mnist("test")
+    images = np.asarray(images[:8])
+    angles, scales = np.linspace(-0.26, 0.26, 8), np.linspace(0.9, 1.1, 8)
+    offsets, shears = np.linspace(-2, 2, 16).reshape(8, 2)[::-1], np.linspace(0.3, -0.3, 8)
+    ours = data.affine_warp(images, angles, scales, offsets, shears)
+    theirs = torch_reference.affine_warp(torch.from_numpy(images.transpose(0, 3, 1, 2)),
+                                         *(torch.from_numpy(np.asarray(a, np.float32)) for a in
+                                           (angles, scales, offsets, shears)))
+    assert float(np.abs(np.asarray(ours) - np.asarray(images)).mean()) > 0.1  # the draws do move the digits
+    np.testing.assert_allclose(theirs.numpy().transpose(0, 2, 3, 1), ours, atol=1e-4)
+    logits, altered = np.random.default_rng(0).normal(size=(2, 16, 10)).astype(np.float32)
+    theirs = torch_reference.real_code_loss(torch.from_numpy(logits), torch.from_numpy(altered))
+    np.testing.assert_allclose(float(theirs), float(infogan.real_code_loss(logits, altered)), rtol=1e-5)
