@@ -1,14 +1,19 @@
-"""The course's DCGAN (both configurations) and MLP GAN written again in PyTorch, for the benchmarks only.
+"""The course's DCGAN (both configurations), MLP GAN and InfoGAN with its real-data term written again in PyTorch,
+for the benchmarks only.
 
 Same layers, shapes and initialisation scheme as ``gan_lessons.models``, the same non-saturating losses on
-logits, the same Adam (2e-4 unless told otherwise, β1 = 0.5), the same step: one D update on a real batch and a
-fresh fake batch (passed through D separately), then one G update on fresh fakes. PyTorch is a benchmark-only dependency
-(``benchmarks/requirements-torch.txt``); nothing in the course imports this file.
+logits, the same Adam (2e-4 unless told otherwise, β1 = 0.5), the same step (``gan_lessons.steps``): one D update
+on a real batch and a fresh fake batch (passed through D separately), then one G update on fresh fakes. As there,
+D's fakes are made with G's batch statistics but leave G's running averages alone, and G's update computes no
+gradient for D's weights. PyTorch is a benchmark-only dependency (``benchmarks/requirements-torch.txt``); nothing
+in the course imports this file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import math
 
 import torch
 from torch import nn
@@ -100,30 +105,65 @@ def dcgan_init(module):
             nn.init.zeros_(module.bias)
 
 
+@contextlib.contextmanager
+def running_averages_kept(module: nn.Module):
+    """``module``'s buffers (BatchNorm's running averages) put back as they were on entry when the block ends."""
+    saved = [buffer.clone() for buffer in module.buffers()]
+    yield
+    with torch.no_grad():
+        for buffer, value in zip(module.buffers(), saved):
+            buffer.copy_(value)
+
+
+@contextlib.contextmanager
+def frozen(module: nn.Module):
+    """No gradient for ``module``'s weights inside the block (gradients still flow through it)."""
+    for parameter in module.parameters():
+        parameter.requires_grad_(False)
+    yield
+    for parameter in module.parameters():
+        parameter.requires_grad_(True)
+
+
+def bce(logits, target: float):
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
+
+
 class TorchGAN:
-    """Both players, their Adam optimisers and the training step."""
+    """Both players, their Adam optimisers and the training step; a variant swaps ``sample`` and the losses."""
 
     def __init__(self, generator: nn.Module, discriminator: nn.Module, latent_dim: int, learning_rate=2e-4,
-                 device: str = "cpu"):
+                 device: str = "cpu", generator_learning_rate=None):
         self.generator, self.discriminator = generator.to(device), discriminator.to(device)
         self.latent_dim, self.device = latent_dim, device
-        self.g_optimizer = torch.optim.Adam(generator.parameters(), learning_rate, betas=(0.5, 0.999))
+        g_rate = generator_learning_rate or learning_rate
+        self.g_optimizer = torch.optim.Adam(generator.parameters(), g_rate, betas=(0.5, 0.999))
         self.d_optimizer = torch.optim.Adam(discriminator.parameters(), learning_rate, betas=(0.5, 0.999))
 
-    def step(self, real):
-        batch = real.shape[0]
-        z = torch.randn(batch, self.latent_dim, device=self.device)
-        fake = self.generator(z).detach()  # D's loss must not reach G
+    def sample(self, count: int) -> tuple:
+        """G's inputs for ``count`` fakes."""
+        return (torch.randn(count, self.latent_dim, device=self.device),)
+
+    def d_loss(self, real, inputs, fake):
         real_logits, fake_logits = self.discriminator(real), self.discriminator(fake)  # separate BatchNorm batches
-        d_loss = (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
-                  + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+        return bce(real_logits, 1.0) + bce(fake_logits, 0.0)
+
+    def g_loss(self, inputs, fake):
+        return bce(self.discriminator(fake), 1.0)  # non-saturating
+
+    def step(self, real):
+        inputs = self.sample(real.shape[0])
+        with torch.no_grad(), running_averages_kept(self.generator):  # D's loss must not reach G
+            fake = self.generator(*inputs)
+        d_loss = self.d_loss(real, inputs, fake)
         self.d_optimizer.zero_grad(set_to_none=True)
         d_loss.backward()
         self.d_optimizer.step()
-        fake_logits = self.discriminator(self.generator(torch.randn(batch, self.latent_dim, device=self.device)))
-        g_loss = F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))  # non-saturating
+        inputs = self.sample(real.shape[0])
+        with frozen(self.discriminator):
+            g_loss = self.g_loss(inputs, self.generator(*inputs))
         self.g_optimizer.zero_grad(set_to_none=True)
-        g_loss.backward()  # D's gradients from this pass are cleared before D's next update
+        g_loss.backward()
         self.g_optimizer.step()
         return d_loss.detach(), g_loss.detach()
 
@@ -174,9 +214,9 @@ def random_affine(images, max_degrees=15.0, max_scale=0.1, max_shift=2.0, max_sh
     count = images.shape[0]
 
     def uniform(*shape):
-        return torch.rand(*shape) * 2 - 1
+        return torch.rand(*shape, device=images.device) * 2 - 1
 
-    angles = torch.deg2rad(torch.tensor(max_degrees)) * uniform(count)
+    angles = math.radians(max_degrees) * uniform(count)
     scales, offsets, shears = 1 + max_scale * uniform(count), max_shift * uniform(count, 2), max_shear * uniform(count)
     return affine_warp(images, angles, scales, offsets, shears)
 
@@ -202,39 +242,30 @@ def real_code_loss(code_logits, altered_code_logits):
     return conditional_entropy - marginal_entropy + consistency
 
 
-class TorchInfoGAN:
-    """``gan_lessons.infogan.train_step`` with ``information_weight`` 1: D and Q on a real batch, as many fakes
-    G(z, c) and T(real), then G; Adam with β1 = 0.5 at G 1e-3, D 2e-4 (``make_infogan``)."""
+class TorchInfoGAN(TorchGAN):
+    """``gan_lessons.infogan.train_step`` with ``information_weight`` 1: D and Q see a real batch, as many fakes
+    G(z, c) and T(real); then G. Only the inputs and the losses differ from ``TorchGAN``."""
 
-    def __init__(self, config: DCGANConfig, categories: int = 10, real_weight: float = 1.0, shear: float = 0.3):
-        self.generator, self.discriminator = TorchInfoGANGenerator(config, categories), TorchInfoGANDiscriminator(
-            config, categories)
-        self.generator.apply(dcgan_init)
-        self.discriminator.apply(dcgan_init)
-        self.noise_dim, self.categories = config.latent_dim, categories
-        self.real_weight, self.shear = real_weight, shear
-        self.g_optimizer = torch.optim.Adam(self.generator.parameters(), 1e-3, betas=(0.5, 0.999))
-        self.d_optimizer = torch.optim.Adam(self.discriminator.parameters(), 2e-4, betas=(0.5, 0.999))
+    def __init__(self, config: DCGANConfig, categories: int = 10, real_weight: float = 1.0, shear: float = 0.3,
+                 learning_rates=(1e-3, 2e-4), device: str = "cpu"):
+        generator, discriminator = TorchInfoGANGenerator(config, categories), TorchInfoGANDiscriminator(config,
+                                                                                                        categories)
+        generator.apply(dcgan_init)
+        discriminator.apply(dcgan_init)
+        g_rate, d_rate = learning_rates  # make_infogan's (G, D)
+        super().__init__(generator, discriminator, config.latent_dim, d_rate, device, generator_learning_rate=g_rate)
+        self.categories, self.real_weight, self.shear = categories, real_weight, shear
 
-    def sample(self, count):
-        return torch.randn(count, self.noise_dim), torch.randint(0, self.categories, (count,))
+    def sample(self, count: int) -> tuple:
+        return (torch.randn(count, self.latent_dim, device=self.device),
+                torch.randint(0, self.categories, (count,), device=self.device))
 
-    def step(self, real):
-        z, codes = self.sample(real.shape[0])
-        fake = self.generator(z, codes).detach()
-        (real_logits, real_codes), (fake_logits, fake_codes) = self.discriminator(real), self.discriminator(fake)
-        _, altered_codes = self.discriminator(random_affine(real, max_shear=self.shear))
-        d_loss = (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
-                  + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
-                  + F.cross_entropy(fake_codes, codes) + self.real_weight * real_code_loss(real_codes, altered_codes))
-        self.d_optimizer.zero_grad(set_to_none=True)
-        d_loss.backward()
-        self.d_optimizer.step()
-        z, codes = self.sample(real.shape[0])
-        fake_logits, fake_codes = self.discriminator(self.generator(z, codes))
-        g_loss = (F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
-                  + F.cross_entropy(fake_codes, codes))  # non-saturating, and L_I for G too
-        self.g_optimizer.zero_grad(set_to_none=True)
-        g_loss.backward()
-        self.g_optimizer.step()
-        return d_loss.detach(), g_loss.detach()
+    def d_loss(self, real, inputs, fake):
+        (real_logits, real_code_logits), (fake_logits, fake_code_logits) = map(self.discriminator, (real, fake))
+        _, altered_code_logits = self.discriminator(random_affine(real, max_shear=self.shear))
+        return (bce(real_logits, 1.0) + bce(fake_logits, 0.0) + F.cross_entropy(fake_code_logits, inputs[1])
+                + self.real_weight * real_code_loss(real_code_logits, altered_code_logits))
+
+    def g_loss(self, inputs, fake):
+        fake_logits, code_logits = self.discriminator(fake)
+        return bce(fake_logits, 1.0) + F.cross_entropy(code_logits, inputs[1])  # non-saturating, and L_I for G

@@ -366,7 +366,7 @@ def test_the_benchmarks_pytorch_infogan_alters_digits_and_scores_codes_as_the_co
     from pathlib import Path
 
     torch = pytest.importorskip("torch")
-    from gan_lessons import data, infogan
+    from gan_lessons import infogan
 
     monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "benchmarks"))
     import torch_reference
@@ -384,3 +384,27 @@ def test_the_benchmarks_pytorch_infogan_alters_digits_and_scores_codes_as_the_co
     logits, altered = np.random.default_rng(0).normal(size=(2, 16, 10)).astype(np.float32)
     theirs = torch_reference.real_code_loss(torch.from_numpy(logits), torch.from_numpy(altered))
     np.testing.assert_allclose(float(theirs), float(infogan.real_code_loss(logits, altered)), rtol=1e-5)
+
+
+def test_the_benchmarks_pytorch_infogan_has_the_courses_weights_and_rates(monkeypatch):
+    """``TorchInfoGAN`` has as many weights as ``make_infogan``'s players (less the Q column for continuous codes,
+    which the course's D keeps and nothing reads here) and its learning rates."""
+    import inspect
+    from pathlib import Path
+
+    torch = pytest.importorskip("torch")
+    from gan_lessons import infogan
+    from gan_lessons.models import count_parameters
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "benchmarks"))
+    import torch_reference
+
+    g_state, d_state = infogan.make_infogan(jax.random.key(0))
+    gan = torch_reference.TorchInfoGAN(infogan.INFOGAN)
+    sizes = [sum(p.numel() for p in module.parameters()) for module in (gan.generator, gan.discriminator)]
+    unused_column = 128 + 1  # CodeHead.noise: Dense(128 → 1)
+    assert sizes == [count_parameters(nnx.merge(g_state.graphdef, g_state.params, g_state.batch_stats)),
+                     count_parameters(nnx.merge(d_state.graphdef, d_state.params, d_state.batch_stats)) - unused_column]
+    defaults = inspect.signature(infogan.make_infogan).parameters
+    rates = [optimizer.param_groups[0]["lr"] for optimizer in (gan.g_optimizer, gan.d_optimizer)]
+    assert rates == [defaults["generator_learning_rate"].default, defaults["discriminator_learning_rate"].default]
