@@ -392,7 +392,7 @@ def test_the_benchmarks_pytorch_infogan_has_the_courses_weights_and_rates(monkey
     import inspect
     from pathlib import Path
 
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     from gan_lessons import infogan
     from gan_lessons.models import count_parameters
 
