@@ -99,11 +99,11 @@ def torch_run(seed: int, batches, seconds: float):
             optimizer.param_groups[0]["lr"] = rate_at(elapsed, seconds)
         gan.step(batch)
 
-    steps, trained, _ = train_until(seconds, torch_batches(batches), step)
+    steps, trained, first = train_until(seconds, torch_batches(batches), step)
     gan.generator.eval()  # BatchNorm's running averages, as training.generate
     with torch.no_grad():
         samples = gan.generator(torch.from_numpy(np.array(judge_latents()))).numpy().transpose(0, 2, 3, 1)
-    return steps, trained, 0.0, samples
+    return steps, trained, first, samples
 
 
 def jax_infogan_run(seed: int, batches, seconds: float):
@@ -128,12 +128,12 @@ def torch_infogan_run(seed: int, batches, seconds: float):
 
     torch.manual_seed(seed)
     gan = TorchInfoGAN(infogan.INFOGAN, **REAL_TERM)
-    steps, trained, _ = train_until(seconds, torch_batches(batches), lambda batch, index, elapsed: gan.step(batch))
+    steps, trained, first = train_until(seconds, torch_batches(batches), lambda batch, index, elapsed: gan.step(batch))
     gan.generator.eval()
     z, codes = (torch.from_numpy(np.array(part)) for part in judge_codes(gan.latent_dim))
     with torch.no_grad():
         samples = gan.generator(z, codes.long()).numpy().transpose(0, 2, 3, 1)
-    return steps, trained, 0.0, samples
+    return steps, trained, first, samples
 
 
 def torch_batches(batches):

@@ -109,20 +109,27 @@ def dcgan_init(module):
 def running_averages_kept(module: nn.Module):
     """``module``'s buffers (BatchNorm's running averages) put back as they were on entry when the block ends."""
     saved = [buffer.clone() for buffer in module.buffers()]
-    yield
-    with torch.no_grad():
-        for buffer, value in zip(module.buffers(), saved):
-            buffer.copy_(value)
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for buffer, value in zip(module.buffers(), saved):
+                buffer.copy_(value)
 
 
 @contextlib.contextmanager
 def frozen(module: nn.Module):
-    """No gradient for ``module``'s weights inside the block (gradients still flow through it)."""
-    for parameter in module.parameters():
+    """No gradient for ``module``'s weights inside the block (gradients still flow through it); each weight's
+    ``requires_grad`` as it was on entry afterwards."""
+    parameters = list(module.parameters())
+    flags = [parameter.requires_grad for parameter in parameters]
+    for parameter in parameters:
         parameter.requires_grad_(False)
-    yield
-    for parameter in module.parameters():
-        parameter.requires_grad_(True)
+    try:
+        yield
+    finally:
+        for parameter, flag in zip(parameters, flags):
+            parameter.requires_grad_(flag)
 
 
 def bce(logits, target: float):
@@ -130,13 +137,16 @@ def bce(logits, target: float):
 
 
 class TorchGAN:
-    """Both players, their Adam optimisers and the training step; a variant swaps ``sample`` and the losses."""
+    """Both players, their Adam optimisers and the training step; a variant swaps ``sample`` and the losses.
+
+    ``learning_rate`` is D's, and G's too unless ``generator_learning_rate`` is given. As in ``gan_lessons.steps``,
+    only the player being updated keeps the BatchNorm running averages of its own passes."""
 
     def __init__(self, generator: nn.Module, discriminator: nn.Module, latent_dim: int, learning_rate=2e-4,
                  device: str = "cpu", generator_learning_rate=None):
         self.generator, self.discriminator = generator.to(device), discriminator.to(device)
         self.latent_dim, self.device = latent_dim, device
-        g_rate = generator_learning_rate or learning_rate
+        g_rate = learning_rate if generator_learning_rate is None else generator_learning_rate
         self.g_optimizer = torch.optim.Adam(generator.parameters(), g_rate, betas=(0.5, 0.999))
         self.d_optimizer = torch.optim.Adam(discriminator.parameters(), learning_rate, betas=(0.5, 0.999))
 
@@ -160,7 +170,7 @@ class TorchGAN:
         d_loss.backward()
         self.d_optimizer.step()
         inputs = self.sample(real.shape[0])
-        with frozen(self.discriminator):
+        with frozen(self.discriminator), running_averages_kept(self.discriminator):
             g_loss = self.g_loss(inputs, self.generator(*inputs))
         self.g_optimizer.zero_grad(set_to_none=True)
         g_loss.backward()
@@ -248,8 +258,8 @@ class TorchInfoGAN(TorchGAN):
 
     def __init__(self, config: DCGANConfig, categories: int = 10, real_weight: float = 1.0, shear: float = 0.3,
                  learning_rates=(1e-3, 2e-4), device: str = "cpu"):
-        generator, discriminator = TorchInfoGANGenerator(config, categories), TorchInfoGANDiscriminator(config,
-                                                                                                        categories)
+        generator = TorchInfoGANGenerator(config, categories)
+        discriminator = TorchInfoGANDiscriminator(config, categories)
         generator.apply(dcgan_init)
         discriminator.apply(dcgan_init)
         g_rate, d_rate = learning_rates  # make_infogan's (G, D)

@@ -344,15 +344,20 @@ def test_live_run_optimizer_is_dcgans_adam_falling_from_its_rate_to_five_percent
     assert dcgan.live_run_optimizer(steps) is dcgan.live_run_optimizer(steps)  # a rerun reuses its compiled step
 
 
-def test_the_minute_benchmark_lets_the_rate_fall_over_seconds_as_the_chapter_over_steps(monkeypatch):
-    """benchmarks/minute_from_scratch.py's rate after a share of its seconds is the chapter's after that share of
-    its steps."""
+@pytest.fixture
+def benchmarks_importable(monkeypatch):
+    """The benchmark scripts (benchmarks/) importable, as they import one another."""
     from pathlib import Path
 
-    from gan_lessons import dcgan
-
     monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "benchmarks"))
+
+
+def test_the_minute_benchmark_lets_the_rate_fall_over_seconds_as_the_chapter_over_steps(benchmarks_importable):
+    """benchmarks/minute_from_scratch.py's rate after a share of its seconds is the chapter's after that share of
+    its steps."""
     from minute_from_scratch import rate_at
+
+    from gan_lessons import dcgan
 
     steps, seconds = 20, 60.0
     schedule = optax.cosine_decay_schedule(dcgan.LIVE_RUN.learning_rate, steps, alpha=0.05)
@@ -360,16 +365,13 @@ def test_the_minute_benchmark_lets_the_rate_fall_over_seconds_as_the_chapter_ove
                                [schedule(step) for step in range(steps + 3)], rtol=1e-5)
 
 
-def test_the_benchmarks_pytorch_infogan_alters_digits_and_scores_codes_as_the_course(monkeypatch):
+def test_the_benchmarks_pytorch_infogan_alters_digits_and_scores_codes_as_the_course(benchmarks_importable):
     """benchmarks/torch_reference.py's T(x) and real-data term, on the same draws, give what ``data.affine_warp``
     and ``infogan.real_code_loss`` give (PyTorch is a benchmark-only dependency: skipped where it is missing)."""
-    from pathlib import Path
-
     torch = pytest.importorskip("torch")
-    from gan_lessons import infogan
-
-    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "benchmarks"))
     import torch_reference
+
+    from gan_lessons import infogan
 
     images, _ = data.load_mnist("test")
     images = np.asarray(images[:8])
@@ -386,18 +388,16 @@ def test_the_benchmarks_pytorch_infogan_alters_digits_and_scores_codes_as_the_co
     np.testing.assert_allclose(float(theirs), float(infogan.real_code_loss(logits, altered)), rtol=1e-5)
 
 
-def test_the_benchmarks_pytorch_infogan_has_the_courses_weights_and_rates(monkeypatch):
+def test_the_benchmarks_pytorch_infogan_has_the_courses_weights_and_rates(benchmarks_importable):
     """``TorchInfoGAN`` has as many weights as ``make_infogan``'s players (less the Q column for continuous codes,
     which the course's D keeps and nothing reads here) and its learning rates."""
     import inspect
-    from pathlib import Path
 
     pytest.importorskip("torch")
+    import torch_reference
+
     from gan_lessons import infogan
     from gan_lessons.models import count_parameters
-
-    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "benchmarks"))
-    import torch_reference
 
     g_state, d_state = infogan.make_infogan(jax.random.key(0))
     gan = torch_reference.TorchInfoGAN(infogan.INFOGAN)
@@ -408,3 +408,26 @@ def test_the_benchmarks_pytorch_infogan_has_the_courses_weights_and_rates(monkey
     defaults = inspect.signature(infogan.make_infogan).parameters
     rates = [optimizer.param_groups[0]["lr"] for optimizer in (gan.g_optimizer, gan.d_optimizer)]
     assert rates == [defaults["generator_learning_rate"].default, defaults["discriminator_learning_rate"].default]
+
+
+def test_the_benchmarks_pytorch_step_keeps_the_other_players_state(benchmarks_importable):
+    """What ``TorchGAN.step`` wraps a player in while the other trains, as ``gan_lessons.steps`` does: its BatchNorm
+    running averages come back as they were, and its weights' ``requires_grad`` flags, even when the block fails."""
+    torch = pytest.importorskip("torch")
+    import torch_reference
+
+    from gan_lessons.models import CPU
+
+    gan = torch_reference.make_torch_dcgan(CPU)
+    before = [buffer.clone() for buffer in gan.generator.buffers()]
+    with pytest.raises(RuntimeError, match="a failing loss"), torch_reference.running_averages_kept(gan.generator):
+        gan.generator(torch.randn(8, CPU.latent_dim))  # a pass in training mode moves the averages...
+        assert not all(torch.equal(a, b) for a, b in zip(gan.generator.buffers(), before))
+        raise RuntimeError("a failing loss")
+    assert all(torch.equal(a, b) for a, b in zip(gan.generator.buffers(), before))  # ...and they come back
+    parameters = list(gan.discriminator.parameters())
+    parameters[0].requires_grad_(False)  # a weight frozen beforehand stays frozen
+    with pytest.raises(RuntimeError, match="a failing loss"), torch_reference.frozen(gan.discriminator):
+        assert not any(parameter.requires_grad for parameter in parameters)
+        raise RuntimeError("a failing loss")
+    assert [parameter.requires_grad for parameter in parameters] == [False] + [True] * (len(parameters) - 1)
