@@ -99,11 +99,7 @@ def torch_run(seed: int, batches, seconds: float):
             optimizer.param_groups[0]["lr"] = rate_at(elapsed, seconds)
         gan.step(batch)
 
-    steps, trained, first = train_until(seconds, torch_batches(batches), step)
-    gan.generator.eval()  # BatchNorm's running averages, as training.generate
-    with torch.no_grad():
-        samples = gan.generator(torch.from_numpy(np.array(judge_latents()))).numpy().transpose(0, 2, 3, 1)
-    return steps, trained, first, samples
+    return *train_until(seconds, torch_batches(batches), step), torch_generate(gan.generator, judge_latents())
 
 
 def jax_infogan_run(seed: int, batches, seconds: float):
@@ -128,12 +124,19 @@ def torch_infogan_run(seed: int, batches, seconds: float):
 
     torch.manual_seed(seed)
     gan = TorchInfoGAN(infogan.INFOGAN, **REAL_TERM)
-    steps, trained, first = train_until(seconds, torch_batches(batches), lambda batch, index, elapsed: gan.step(batch))
-    gan.generator.eval()
-    z, codes = (torch.from_numpy(np.array(part)) for part in judge_codes(gan.latent_dim))
+    trained = train_until(seconds, torch_batches(batches), lambda batch, index, elapsed: gan.step(batch))
+    z, codes = judge_codes(gan.latent_dim)
+    return *trained, torch_generate(gan.generator, z, np.asarray(codes, np.int64))  # one_hot takes int64
+
+
+def torch_generate(generator, *inputs):
+    """G's samples (N, 28, 28, 1) for ``inputs`` (arrays), with BatchNorm's running averages, as
+    ``training.generate``."""
+    import torch
+
+    generator.eval()
     with torch.no_grad():
-        samples = gan.generator(z, codes.long()).numpy().transpose(0, 2, 3, 1)
-    return steps, trained, first, samples
+        return generator(*(torch.from_numpy(np.array(part)) for part in inputs)).numpy().transpose(0, 2, 3, 1)
 
 
 def torch_batches(batches):

@@ -136,6 +136,11 @@ def bce(logits, target: float):
     return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
 
 
+def d_cross_entropy(real_logits, fake_logits):
+    """``gan_lessons.losses.d_loss``: label 1 for real, 0 for fake."""
+    return bce(real_logits, 1.0) + bce(fake_logits, 0.0)
+
+
 class TorchGAN:
     """Both players, their Adam optimisers and the training step; a variant swaps ``sample`` and the losses.
 
@@ -156,7 +161,7 @@ class TorchGAN:
 
     def d_loss(self, real, inputs, fake):
         real_logits, fake_logits = self.discriminator(real), self.discriminator(fake)  # separate BatchNorm batches
-        return bce(real_logits, 1.0) + bce(fake_logits, 0.0)
+        return d_cross_entropy(real_logits, fake_logits)
 
     def g_loss(self, inputs, fake):
         return bce(self.discriminator(fake), 1.0)  # non-saturating
@@ -170,10 +175,11 @@ class TorchGAN:
         d_loss.backward()
         self.d_optimizer.step()
         inputs = self.sample(real.shape[0])
-        with frozen(self.discriminator), running_averages_kept(self.discriminator):
-            g_loss = self.g_loss(inputs, self.generator(*inputs))
-        self.g_optimizer.zero_grad(set_to_none=True)
-        g_loss.backward()
+        with running_averages_kept(self.discriminator):  # put back after backward(), which reads them
+            with frozen(self.discriminator):
+                g_loss = self.g_loss(inputs, self.generator(*inputs))
+            self.g_optimizer.zero_grad(set_to_none=True)
+            g_loss.backward()
         self.g_optimizer.step()
         return d_loss.detach(), g_loss.detach()
 
@@ -273,7 +279,7 @@ class TorchInfoGAN(TorchGAN):
     def d_loss(self, real, inputs, fake):
         (real_logits, real_code_logits), (fake_logits, fake_code_logits) = map(self.discriminator, (real, fake))
         _, altered_code_logits = self.discriminator(random_affine(real, max_shear=self.shear))
-        return (bce(real_logits, 1.0) + bce(fake_logits, 0.0) + F.cross_entropy(fake_code_logits, inputs[1])
+        return (d_cross_entropy(real_logits, fake_logits) + F.cross_entropy(fake_code_logits, inputs[1])
                 + self.real_weight * real_code_loss(real_code_logits, altered_code_logits))
 
     def g_loss(self, inputs, fake):

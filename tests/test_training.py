@@ -431,3 +431,29 @@ def test_the_benchmarks_pytorch_step_keeps_the_other_players_state(benchmarks_im
         assert not any(parameter.requires_grad for parameter in parameters)
         raise RuntimeError("a failing loss")
     assert [parameter.requires_grad for parameter in parameters] == [False] + [True] * (len(parameters) - 1)
+
+
+@pytest.mark.parametrize("model", ["dcgan", "infogan"])
+def test_the_benchmarks_pytorch_steps_train_and_leave_d_running_averages_to_ds_update(benchmarks_importable, model):
+    """A whole ``TorchGAN.step``, for the DCGAN and for ``TorchInfoGAN``, runs (putting D's running averages back
+    must wait for G's backward pass, which reads them), moves G, and G's update leaves D's averages as D's update
+    left them."""
+    torch = pytest.importorskip("torch")
+    import torch_reference
+
+    from gan_lessons import infogan
+    from gan_lessons.models import CPU
+
+    gan = torch_reference.make_torch_dcgan(CPU) if model == "dcgan" else torch_reference.TorchInfoGAN(infogan.INFOGAN)
+    after_d_update, d_update = [], gan.d_optimizer.step
+
+    def recording_d_update():
+        d_update()
+        after_d_update.append([buffer.clone() for buffer in gan.discriminator.buffers()])
+
+    gan.d_optimizer.step = recording_d_update
+    g_before = [parameter.clone() for parameter in gan.generator.parameters()]
+    d_loss, g_loss = gan.step(torch.rand(8, 1, 28, 28) * 2 - 1)
+    assert bool(torch.isfinite(d_loss)) and bool(torch.isfinite(g_loss))
+    assert not all(torch.equal(a, b) for a, b in zip(gan.generator.parameters(), g_before))
+    assert all(torch.equal(a, b) for a, b in zip(gan.discriminator.buffers(), after_d_update[0]))
