@@ -2,9 +2,11 @@
 
 The recipe has three lines. Make a device mesh with one axis, "batch". Split each real batch along it.
 Replicate both players' states on every device. The jitted step is unchanged: XLA follows the data,
-runs each device's share of the batch, and inserts the all-reduces that average the gradients (and
-BatchNorm's batch statistics) over the whole batch. The same code runs on host CPU devices, several GPUs
-or a TPU slice.
+runs D's pass over each device's share of the real batch, and inserts the all-reduces that combine the
+shares (the mean in D's loss, so D's gradient, and BatchNorm's batch statistics). The fakes are not split:
+the training step draws z from a key copied to every device, so each device computes G's work on the whole
+batch (chapter 11 checks this in the compiled program). The same code runs on host CPU devices, several
+GPUs or a TPU slice.
 """
 
 from __future__ import annotations

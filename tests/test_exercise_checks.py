@@ -278,6 +278,10 @@ MESH_SCRIPT = textwrap.dedent("""
     assert not checks.check_global_moments(lambda x: moments(x, about_global_mean=False), mesh)
     assert checks.check_parallel_gradient(gradient, mesh)
     assert not checks.check_parallel_gradient(mean_after_gradient, mesh)
+    # the right numbers from one device's formula, without shard_map, are not the exercise
+    assert not checks.check_global_moments(lambda x: (jnp.mean(x, 0), jnp.var(x, 0)), mesh)
+    assert not checks.check_parallel_gradient(lambda loss_fn, weights, batch, mesh: jax.grad(loss_fn)(weights, batch),
+                                              mesh)
 """)
 
 
@@ -289,6 +293,8 @@ def test_the_mesh_checks_pass_the_right_answers_and_name_the_wrong_ones_on_four_
     assert said[0].endswith("correct on all 3 test inputs.") and "about its own mean" in said[1], said
     assert said[2].endswith("correct on all 2 test inputs.") and "4 × the whole batch's" in said[3], said
     assert "already adds up the devices' parts" in said[3], said
+    assert said[4].endswith("correct on all 3 test inputs.") and "does not run through jax.shard_map" in said[5], said
+    assert said[6].endswith("correct on all 2 test inputs.") and "does not run through jax.shard_map" in said[7], said
 
 
 @pytest.mark.course_files
