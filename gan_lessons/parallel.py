@@ -4,9 +4,9 @@ The recipe has three lines. Make a device mesh with one axis, "batch". Split eac
 Replicate both players' states on every device. The jitted step is unchanged: XLA follows the data,
 runs D's pass over each device's share of the real batch, and inserts the all-reduces that combine the
 shares (the mean in D's loss, so D's gradient, and BatchNorm's batch statistics). The fakes are not split:
-the training step draws z from a key copied to every device, so each device computes G's work on the whole
-batch (chapter 11 checks this in the compiled program). The same code runs on host CPU devices, several
-GPUs or a TPU slice.
+the training step draws z from a key copied to every device, so each device does G's work, and D's on the
+fakes, for the whole batch (chapter 11 checks where G's first layer runs in the compiled program). The same
+code runs on host CPU devices, several GPUs or a TPU slice.
 """
 
 from __future__ import annotations

@@ -282,6 +282,8 @@ MESH_SCRIPT = textwrap.dedent("""
     assert not checks.check_global_moments(lambda x: (jnp.mean(x, 0), jnp.var(x, 0)), mesh)
     assert not checks.check_parallel_gradient(lambda loss_fn, weights, batch, mesh: jax.grad(loss_fn)(weights, batch),
                                               mesh)
+    split_only = jax.shard_map(lambda block: block, mesh=mesh, in_specs=P("batch"), out_specs=P("batch"))
+    assert not checks.check_global_moments(lambda x: (jnp.mean(split_only(x), 0), jnp.var(split_only(x), 0)), mesh)
 """)
 
 
@@ -295,6 +297,7 @@ def test_the_mesh_checks_pass_the_right_answers_and_name_the_wrong_ones_on_four_
     assert "already adds up the devices' parts" in said[3], said
     assert said[4].endswith("correct on all 3 test inputs.") and "does not run through jax.shard_map" in said[5], said
     assert said[6].endswith("correct on all 2 test inputs.") and "does not run through jax.shard_map" in said[7], said
+    assert said[8].endswith("correct on all 3 test inputs.") and "with a collective" in said[9], said
 
 
 @pytest.mark.course_files
