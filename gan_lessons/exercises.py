@@ -6,7 +6,7 @@ students make most, in this order:
 
 - not attempted yet (``None``, or ``raise NotImplementedError``), an exception, no ``return``;
 - a wrong shape: a mean over the wrong axis, a missing mean, a result transposed;
-- NaN or ±inf where the reference is finite: a log of 0, ``log(sigmoid(ℓ))`` for a large logit;
+- NaN or ±inf where the reference is finite: a log of 0, ``log(1 − sigmoid(ℓ))`` for a large logit;
 - a known wrong answer for this reference, e.g. the saturating generator loss where the non-saturating one
   is asked (``KNOWN_MISTAKES``, or the ``mistakes`` argument);
 - the sign flipped; every value scaled by the same factor (a sum for a mean); off by the same constant.
@@ -134,8 +134,9 @@ def explain_values(results: list[tuple[Sequence, np.ndarray, np.ndarray]], mista
     got = np.concatenate([np.ravel(mine) for _, mine, _ in results])
     expected = np.concatenate([np.ravel(reference) for _, _, reference in results])
     if not np.isfinite(got[np.isfinite(expected)]).all():
-        return "returned NaN or ±inf where the reference is finite: a log of 0, or log(sigmoid(ℓ)) for a " \
-               "large logit? Work with logits (softplus, as gan_lessons.losses does)."
+        return "returned NaN or ±inf where the reference is finite: a log of 0? log(1 − sigmoid(ℓ)) is −inf for " \
+               "a large ℓ, log(sigmoid(ℓ)) for a very negative one. Work with logits (softplus, as " \
+               "gan_lessons.losses does)."
     for description, mistake in mistakes.items():
         try:
             theirs = np.concatenate([np.ravel(_as_array(mistake(*arguments))) for arguments, _, _ in results])
