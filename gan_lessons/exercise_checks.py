@@ -525,24 +525,25 @@ def check_global_moments(student, mesh, name="your answer") -> bool:
     mistakes = {"the mean of each device's variance about its own mean: it leaves out how far the devices' "
                 "means lie from the global mean. Subtract the global mean (pmean of the devices' means) "
                 "before squaring": own_variances}
-    return (check_answer(student, lambda x: (jnp.mean(x, axis=0), jnp.var(x, axis=0)), inputs, name=name,
-                         atol=1e-4, trials=3, mistakes=mistakes)
-            and _uses_shard_map(student, inputs(jax.random.key(0)), name))
+    return check_answer(student, lambda x: (jnp.mean(x, axis=0), jnp.var(x, axis=0)), inputs, name=name,
+                        atol=1e-4, trials=3, mistakes=mistakes,
+                        structure=_shard_map_missing(inputs(jax.random.key(0))))
 
 
-def _uses_shard_map(student, arguments, name: str, static_argnums=()) -> bool:
-    """Whether ``student``'s program, traced on ``arguments``, has a ``jax.shard_map`` and a collective in it, as
-    the exercise asks (the right numbers alone could come from a one-device formula); says so when it has not."""
-    try:
-        program = str(jax.make_jaxpr(student, static_argnums=static_argnums)(*arguments))
-    except Exception:  # e.g. NumPy on traced values: not the per-device program the exercise asks for
-        program = ""
-    if "shard_map[" in program and "psum" in program:  # lax.pmean and lax.psum both trace to a psum
-        return True
-    print(f"{name}: not accepted yet. The numbers are right, but the answer does not run through jax.shard_map "
-          "with a collective (lax.pmean or lax.psum): the exercise asks for the program one device runs on its "
-          "block, combined across the mesh")
-    return False
+def _shard_map_missing(arguments, static_argnums=()):
+    """A ``structure`` check for ``check_answer``: None when the answer's program, traced on ``arguments``, has a
+    ``jax.shard_map`` and a collective in it, as the exercise asks (the right numbers alone could come from a
+    one-device formula); else what is missing."""
+    def missing(student):
+        try:
+            program = str(jax.make_jaxpr(student, static_argnums=static_argnums)(*arguments))
+        except Exception:  # e.g. NumPy on traced values: not the per-device program the exercise asks for
+            program = ""
+        if "shard_map[" in program and "psum" in program:  # lax.pmean and lax.psum both trace to a psum
+            return None
+        return ("the answer does not run through jax.shard_map with a collective (lax.pmean or lax.psum): the "
+                "exercise asks for the program one device runs on its block, combined across the mesh")
+    return missing
 
 
 def _squared_error(weights, rows):
@@ -574,5 +575,5 @@ def check_parallel_gradient(student, mesh, name="your answer") -> bool:
         "time (jax.grad already added them: see the exercise)":
             lambda *arguments: devices ** 2 * whole_batch(*arguments),
     } if devices > 1 else {}
-    return (check_answer(student, whole_batch, inputs, name=name, atol=1e-4, trials=2, mistakes=mistakes)
-            and _uses_shard_map(student, inputs(jax.random.key(0)), name, static_argnums=(0, 3)))
+    return check_answer(student, whole_batch, inputs, name=name, atol=1e-4, trials=2, mistakes=mistakes,
+                        structure=_shard_map_missing(inputs(jax.random.key(0)), static_argnums=(0, 3)))

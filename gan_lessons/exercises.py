@@ -186,14 +186,16 @@ def call_answer(student, name: str, arguments: Sequence, withhold: Sequence[Call
 
 def check_answer(student, reference, inputs, name: str = "your answer", atol: float = 1e-5, rtol: float = 1e-4,
                  mistakes: dict[str, Callable] | None = None, key: jax.Array | None = None, trials: int = 5,
-                 withhold: Sequence[Callable] = ()) -> bool:
+                 withhold: Sequence[Callable] = (), structure: Callable | None = None) -> bool:
     """Compare a student's function with the reference; print a verdict that says what is wrong, if anything.
 
     ``inputs`` is a list of argument tuples, or a function ``key -> argument tuple`` that draws random
     inputs: then ``trials`` draws are made from ``key`` (default ``jax.random.key(0)``), so the check is the
     same every time it runs. ``mistakes`` maps a description to a known wrong answer, added to
     ``KNOWN_MISTAKES[reference]``. ``withhold``: library functions the answer may not call, besides the
-    reference itself. Returns True when every input gives the reference's result.
+    reference itself. ``structure``: for an exercise that asks *how* to compute, not only what, a function
+    ``answer -> None or what is missing``, asked once the numbers are right (e.g. "it loops over the
+    examples"). Returns True when every input gives the reference's result and the structure is accepted.
     """
     withhold = [*withhold, reference]
     inner = inspect.unwrap(student.func if isinstance(student, functools.partial) else student)  # jit, partial
@@ -220,6 +222,10 @@ def check_answer(student, reference, inputs, name: str = "your answer", atol: fl
         results.append((arguments, got, expected))
     right = [_close(got, expected, atol, rtol) for _, got, expected in results]
     if all(right):
+        missing = structure(student) if structure else None
+        if missing:
+            print(f"{name}: not accepted yet. The numbers are right on all {len(results)} test inputs, but {missing}")
+            return False
         print(f"{name}: correct on all {len(results)} test inputs.")
         return True
     explanation = explain_values(results, known, atol, rtol)

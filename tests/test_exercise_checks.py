@@ -295,9 +295,11 @@ def test_the_mesh_checks_pass_the_right_answers_and_name_the_wrong_ones_on_four_
     assert said[0].endswith("correct on all 3 test inputs.") and "about its own mean" in said[1], said
     assert said[2].endswith("correct on all 2 test inputs.") and "4 × the whole batch's" in said[3], said
     assert "already adds up the devices' parts" in said[3], said
-    assert said[4].endswith("correct on all 3 test inputs.") and "does not run through jax.shard_map" in said[5], said
-    assert said[6].endswith("correct on all 2 test inputs.") and "does not run through jax.shard_map" in said[7], said
-    assert said[8].endswith("correct on all 3 test inputs.") and "with a collective" in said[9], said
+    # an answer with the right numbers but no shard_map gets one verdict, "not accepted yet", never "correct"
+    assert len(said) == 7 and not any("correct on all" in line for line in said[4:]), said
+    for line in said[4:]:
+        assert "not accepted yet. The numbers are right on all" in line, said
+        assert "does not run through jax.shard_map with a collective" in line, said
 
 
 @pytest.mark.course_files

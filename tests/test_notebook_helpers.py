@@ -33,6 +33,27 @@ def test_a_right_answer_passes_on_fixed_and_on_random_inputs(capsys):
     assert passed and "correct on all 4 test inputs" in said
 
 
+def test_a_structure_check_is_asked_only_once_the_numbers_are_right_and_decides_the_verdict(capsys):
+    asked = []
+
+    def loops(answer):
+        asked.append(answer)
+        return "it loops" if answer is looping else None
+
+    def looping(x):
+        return -jnp.mean(jnp.stack([losses.log_d(value) for value in x]))
+
+    passed, said = verdict(capsys, looping, losses.g_loss_non_saturating, INPUTS, structure=loops)
+    assert not passed and said == "your answer: not accepted yet. The numbers are right on all 2 test inputs, " \
+                                  "but it loops\n" and asked == [looping]
+    passed, said = verdict(capsys, lambda x: -jnp.mean(losses.log_d(x)), losses.g_loss_non_saturating, INPUTS,
+                           structure=loops)
+    assert passed and "correct on all 2 test inputs" in said and len(asked) == 2
+    passed, said = verdict(capsys, lambda x: jnp.mean(losses.log_d(x)), losses.g_loss_non_saturating, INPUTS,
+                           structure=loops)
+    assert not passed and "not accepted" not in said and len(asked) == 2  # wrong numbers: their verdict only
+
+
 def test_not_attempted_no_return_and_a_crash_are_named(capsys):
     for student in (None, lambda x: (_ for _ in ()).throw(NotImplementedError)):
         passed, said = verdict(capsys, student, losses.g_loss_non_saturating, INPUTS)
