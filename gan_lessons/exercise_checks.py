@@ -329,7 +329,8 @@ def check_g_loss_least_squares(student, name="your answer") -> bool:
                 "the distance to 0 (the fake label) where G wants its samples scored 1":
                     lambda fake: 0.5 * jnp.mean(fake ** 2)}
     return check_answer(student, losses.g_loss_least_squares, lambda key: (3 * jax.random.normal(key, (64,)),),
-                        name=name, trials=3, mistakes=mistakes)
+                        name=name, trials=3, mistakes=mistakes,
+                        withhold=[losses.d_loss_least_squares])  # D's loss with the fakes as "real" is G's
 
 
 def _logit_function_and_batch(key):

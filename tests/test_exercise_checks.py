@@ -25,7 +25,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from gan_lessons import exercise_checks as checks
-from gan_lessons import models, training
+from gan_lessons import losses, models, training
 from gan_lessons.models import CPU, PAPER, DCGANDiscriminator, DCGANGenerator
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
@@ -213,6 +213,15 @@ def test_a_check_passes_the_right_answer_and_names_the_wrong_one(capsys, check_n
     assert not passed and words in said, said
     passed, said = verdict(capsys, check, None)
     assert not passed and "not attempted yet" in said
+
+
+def test_chapter_06_loss_checks_refuse_the_library_reached_through_its_tables_or_d_s_loss(capsys):
+    answers = {checks.check_d_loss_hinge: [lambda real, fake: losses.DISCRIMINATOR_LOSSES["hinge"](real, fake)],
+               checks.check_g_loss_least_squares: [lambda fake: losses.GENERATOR_LOSSES["least_squares"](fake),
+                                                   lambda fake: losses.d_loss_least_squares(fake, 0 * fake)]}
+    for check, answer in [(check, answer) for check, wrong in answers.items() for answer in wrong]:
+        passed, said = verdict(capsys, check, answer)
+        assert not passed and "which this check withholds" in said, said
 
 
 def test_model_checks_name_other_common_mistakes(capsys):

@@ -143,6 +143,10 @@ def test_an_answer_that_calls_the_library_function_it_should_write_is_told_so(ca
     for answer in (wrapper, imported):
         passed, said = verdict(capsys, answer, losses.d_loss, random_logits)
         assert not passed and "calls gan_lessons.losses.d_loss, which this check withholds" in said
+    from_the_table = lambda real, fake: losses.DISCRIMINATOR_LOSSES["cross_entropy"](real, fake)
+    passed, said = verdict(capsys, from_the_table, losses.d_loss, random_logits)
+    assert not passed and "calls gan_lessons.losses.d_loss, which this check withholds" in said
+    assert losses.DISCRIMINATOR_LOSSES["cross_entropy"] is losses.d_loss  # put back afterwards
     through_v = lambda real, fake: -losses.value_function(real, fake)
     assert verdict(capsys, through_v, losses.d_loss, random_logits)[0]  # not withheld: passes
     passed, said = verdict(capsys, through_v, losses.d_loss, random_logits, withhold=[losses.value_function])
