@@ -10,19 +10,31 @@ gives every check a plausible wrong answer and makes sure it is caught.
 
 from __future__ import annotations
 
+import inspect
 import warnings
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import scipy.linalg
 from flax import nnx
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
 from gan_lessons import clustering, features, infogan, latent, losses, metrics, parallel, training, vae
-from gan_lessons.exercises import NOT_ATTEMPTED, call_answer, check_answer
-from gan_lessons.models import CPU, PAPER, MLPDiscriminator, MLPGenerator, count_parameters, make_dcgan, one_hot_maps
+from gan_lessons.exercises import NOT_ATTEMPTED, LibraryAnswer, call_answer, check_answer, withheld
+from gan_lessons.models import (
+    CPU,
+    PAPER,
+    DCGANConfig,
+    DCGANGenerator,
+    MLPDiscriminator,
+    MLPGenerator,
+    count_parameters,
+    make_dcgan,
+    one_hot_maps,
+)
 
 # ----------------------------------------------------------------------------------- chapter 03
 
@@ -120,7 +132,7 @@ def check_two_critic_step(student, name="your step") -> bool:
 
 
 def check_generator_parameters(student, name="your count") -> bool:
-    """G's parameter count from a ``DCGANConfig``, for both configurations."""
+    """G's parameter count from a ``DCGANConfig``: both shipped configurations and one of the check's own."""
     def reference(config):
         return count_parameters(make_dcgan(config, jax.random.key(0))[0])
 
@@ -129,8 +141,9 @@ def check_generator_parameters(student, name="your count") -> bool:
         return reference(config) - 2 * (49 * config.projection_channels + hidden)
 
     mistakes = {"the count without BatchNorm's scale and shift (2 per feature)": without_batch_norm}
-    return check_answer(student, reference, [(CPU,), (PAPER,)], name=name, mistakes=mistakes,
-                        withhold=[make_dcgan, count_parameters])  # count from the config, not from a model
+    own = DCGANConfig("the check's own", 32, 48, ((24, 2), (1, 2)), (16, 32), 3)  # a lookup of two counts fails
+    return check_answer(student, reference, [(CPU,), (PAPER,), (own,)], name=name, mistakes=mistakes,
+                        withhold=[make_dcgan, count_parameters, DCGANGenerator])  # from the config, not a model
 
 
 def _instance(student_class, name):
@@ -259,7 +272,8 @@ def check_dcgan_discriminator(student_class, name="your discriminator") -> bool:
             " flatten the last maps to (B, 7·7·32) before the Dense layer, and take [:, 0] of its (B, 1)."
         return _say(name, f"8 images gave shape {logits.shape}; D gives one logit per image, (8,):{hint}")
     expected = count_parameters(make_dcgan(CPU, jax.random.key(0))[1])
-    if (count := count_parameters(model)) != expected:
+    without_redundant_bias = expected - CPU.discriminator_channels[1]  # the BatchNorm after conv2 cancels its bias
+    if (count := count_parameters(model)) not in (expected, without_redundant_bias):
         return _say(name, _parameter_mistake(count, expected, _discriminator_alternatives(expected)))
     if logits.min() > 0.25 and logits.max() < 1:
         return _say(name, "the outputs look like probabilities (all near 0.5): return the logit ℓ; the losses "
@@ -268,7 +282,9 @@ def check_dcgan_discriminator(student_class, name="your discriminator") -> bool:
     if not values[-1] < values[0]:
         return _say(name, f"10 Adam steps did not lower D's loss on fixed real and fake batches ({values[0]:.4f} → "
                     f"{values[-1]:.4f}): is something cut off from the gradient?")
-    print(f"{name}: correct: one logit per image, {count:,} parameters as the cpu configuration, and 10 steps "
+    bias = "" if count == expected else (" (without conv2's bias, which the BatchNorm after it cancels: the "
+                                         "library's D keeps nnx.Conv's default, 32 more)")
+    print(f"{name}: correct: one logit per image, {count:,} parameters as the cpu configuration{bias}, and 10 steps "
           f"lower its loss ({values[0]:.4f} → {values[-1]:.4f}).")
     return True
 
@@ -313,7 +329,23 @@ def check_frechet_distance(student, name="your answer") -> bool:
             + float(np.linalg.norm(a.mean(0) - b.mean(0))),
     }
     return check_answer(student, metrics.frechet_distance, _feature_pair, name=name, mistakes=mistakes, trials=3,
-                        rtol=1e-4, atol=1e-6)
+                        rtol=1e-4, atol=1e-6, structure=_matrix_root_taken(_feature_pair(jax.random.key(0))),
+                        withhold=[metrics.gaussian_frechet_distance, metrics._symmetric_square_root])
+
+
+def _matrix_root_taken(arguments):
+    """A ``structure`` check for ``check_answer``: None when the answer runs on ``arguments`` without
+    ``scipy.linalg.sqrtm``, as the exercise asks; else what it did instead."""
+    def taken(student):
+        namespace = getattr(inspect.unwrap(student), "__globals__", None)
+        try:
+            with withheld([scipy.linalg.sqrtm], namespace, modules=[scipy.linalg]):
+                student(*arguments)
+        except LibraryAnswer:
+            return ("it takes a matrix square root (scipy.linalg.sqrtm), which the exercise asks you to do without: "
+                    "sum the square roots of the eigenvalues of Σ_r Σ_f instead")
+        return None
+    return taken
 
 
 # ----------------------------------------------------------------------------------- chapter 06
@@ -409,8 +441,9 @@ def check_pooled(student, name="your answer") -> bool:
     mistakes = {"average pooling; the summary keeps each block's maximum": lambda maps, grid=4: maps.reshape(
         maps.shape[0], grid, maps.shape[1] // grid, grid, maps.shape[2] // grid, -1).mean(axis=(2, 4)).reshape(
         maps.shape[0], -1)}
-    return check_answer(student, features.pooled, lambda key: (jax.random.normal(key, (3, 8, 8, 5)),), name=name,
-                        trials=2, mistakes=mistakes)
+    small_key, large_key = jax.random.split(jax.random.key(0))  # maps taller than wide, on two grids
+    inputs = [(jax.random.normal(small_key, (3, 8, 12, 5)), 2), (jax.random.normal(large_key, (3, 8, 12, 5)), 4)]
+    return check_answer(student, features.pooled, inputs, name=name, mistakes=mistakes)
 
 
 def _probe_inputs(key):

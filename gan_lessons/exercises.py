@@ -65,12 +65,13 @@ def _in_library(module_name: str) -> bool:
 
 
 @contextlib.contextmanager
-def withheld(functions: Iterable[Callable], namespace: dict | None = None):
+def withheld(functions: Iterable[Callable], namespace: dict | None = None, modules: Iterable = ()):
     """While the block runs, each of ``functions`` raises ``LibraryAnswer`` instead of answering.
 
     It is replaced wherever an answer can reach it by name: in every loaded ``gan_lessons`` module
     (``losses.d_loss(...)``), in those modules' tables (``losses.DISCRIMINATOR_LOSSES["hinge"]``) and in
-    ``namespace``, the answer's own globals (``from gan_lessons.losses import d_loss``). Not by other routes: a
+    ``namespace``, the answer's own globals (``from gan_lessons.losses import d_loss``), and in ``modules``
+    (another library's, e.g. ``scipy.linalg`` for ``scipy.linalg.sqrtm``). Not by other routes: a
     default argument, a closure or a ``functools.partial`` holding it, or a jitted answer traced before the
     check, still reach the original.
     """
@@ -81,10 +82,10 @@ def withheld(functions: Iterable[Callable], namespace: dict | None = None):
                                 "formula instead")
         return refuse
 
-    modules = [vars(module) for name, module in list(sys.modules.items()) if _in_library(name)]
-    tables = [value for module in modules for name, value in module.items()
+    library = [vars(module) for name, module in list(sys.modules.items()) if _in_library(name)]
+    tables = [value for module in library for name, value in module.items()
               if isinstance(value, dict) and not name.startswith("__")]  # e.g. losses.GENERATOR_LOSSES
-    places = modules + tables + ([namespace] if namespace is not None else [])
+    places = library + tables + [vars(module) for module in modules] + ([namespace] if namespace is not None else [])
     replaced = []
     for function in functions:
         for place in places:

@@ -25,7 +25,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from gan_lessons import exercise_checks as checks
-from gan_lessons import losses, models, training
+from gan_lessons import losses, metrics, models, training
 from gan_lessons.models import CPU, PAPER, DCGANDiscriminator, DCGANGenerator
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
@@ -88,11 +88,11 @@ class Generator(nnx.Module):
 
 
 class Discriminator(nnx.Module):
-    def __init__(self, *, rngs, first_norm=False, sigmoid=False):
+    def __init__(self, *, rngs, first_norm=False, sigmoid=False, second_bias=True):
         self.sigmoid = sigmoid
         self.conv1 = nnx.Conv(1, 16, (4, 4), strides=2, rngs=rngs)
         self.norm1 = nnx.BatchNorm(16, rngs=rngs) if first_norm else None
-        self.conv2 = nnx.Conv(16, 32, (4, 4), strides=2, rngs=rngs)
+        self.conv2 = nnx.Conv(16, 32, (4, 4), strides=2, use_bias=second_bias, rngs=rngs)
         self.norm2 = nnx.BatchNorm(32, rngs=rngs)
         self.dense = nnx.Linear(7 * 7 * 32, 1, rngs=rngs)
 
@@ -110,6 +110,13 @@ def classifier_score(probabilities):
 
 
 def frechet_distance(a, b):
+    mean_a, mean_b = a.mean(0), b.mean(0)
+    covariance_a, covariance_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    trace_root = np.sum(np.sqrt(np.clip(np.linalg.eigvals(covariance_a @ covariance_b).real, 0, None)))
+    return np.sum((mean_a - mean_b) ** 2) + np.trace(covariance_a + covariance_b) - 2 * trace_root
+
+
+def frechet_distance_sqrtm(a, b):  # right numbers, by the route exercise 3 asks to do without
     mean_a, mean_b = a.mean(0), b.mean(0)
     covariance_a, covariance_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
     root = sqrtm(covariance_a @ covariance_b).real
@@ -222,6 +229,43 @@ def test_chapter_06_loss_checks_refuse_the_library_reached_through_its_tables_or
     for check, answer in [(check, answer) for check, wrong in answers.items() for answer in wrong]:
         passed, said = verdict(capsys, check, answer)
         assert not passed and "which this check withholds" in said, said
+
+
+def test_the_frechet_check_refuses_a_matrix_square_root_and_the_library_s_formula(capsys):
+    import scipy.linalg
+
+    through_module = lambda a, b: frechet_distance_sqrtm(a, b) + 0 * scipy.linalg.sqrtm(np.eye(2)).real.sum()
+    for answer in (frechet_distance_sqrtm, through_module):
+        passed, said = verdict(capsys, checks.check_frechet_distance, answer)
+        assert not passed and "not accepted yet" in said and "scipy.linalg.sqrtm" in said, said
+    library = lambda a, b: metrics.gaussian_frechet_distance(a.mean(0), np.cov(a, rowvar=False), b.mean(0),
+                                                             np.cov(b, rowvar=False))
+    passed, said = verdict(capsys, checks.check_frechet_distance, library)
+    assert not passed and "which this check withholds" in said, said
+    assert scipy.linalg.sqrtm is sqrtm and sqrtm.__name__ == "sqrtm"  # put back afterwards
+
+
+def test_the_pooling_check_passes_the_grid_and_uses_maps_taller_than_wide(capsys):
+    def without_default(activation, grid):  # the signature the exercise asks for
+        return pooled(activation, grid)
+
+    assert verdict(capsys, checks.check_pooled, without_default)[0]
+    for wrong in (lambda activation, grid=4: pooled(activation, 4),  # the grid ignored
+                  lambda activation, grid=4: pooled(jnp.swapaxes(activation, 1, 2), grid)):  # height and width swapped
+        passed, said = verdict(capsys, checks.check_pooled, wrong)
+        assert not passed and ("shape" in said or "differs" in said), said
+
+
+def test_chapter_04_checks_accept_a_redundant_bias_left_out_and_refuse_a_lookup_of_the_shipped_counts(capsys):
+    passed, said = verdict(capsys, checks.check_dcgan_discriminator,
+                           lambda *, rngs: Discriminator(rngs=rngs, second_bias=False))
+    assert passed and "without conv2's bias" in said, said
+    lookup = {"cpu": generator_parameters(CPU), "paper": generator_parameters(PAPER)}
+    passed, said = verdict(capsys, checks.check_generator_parameters, lambda config: lookup.get(config.name, 0))
+    assert not passed and "input 3" in said, said
+    passed, said = verdict(capsys, checks.check_generator_parameters,
+                           lambda config: models.count_parameters(DCGANGenerator(config, rngs=nnx.Rngs(0))))
+    assert not passed and "which this check withholds" in said, said
 
 
 def test_model_checks_name_other_common_mistakes(capsys):
