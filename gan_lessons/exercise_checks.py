@@ -283,7 +283,7 @@ def check_dcgan_discriminator(student_class, name="your discriminator") -> bool:
         return _say(name, f"10 Adam steps did not lower D's loss on fixed real and fake batches ({values[0]:.4f} → "
                     f"{values[-1]:.4f}): is something cut off from the gradient?")
     bias = "" if count == expected else (" (without conv2's bias, which the BatchNorm after it cancels: the "
-                                         "library's D keeps nnx.Conv's default, 32 more)")
+                                         f"library's D keeps nnx.Conv's default, {expected - count} more)")
     print(f"{name}: correct: one logit per image, {count:,} parameters as the cpu configuration{bias}, and 10 steps "
           f"lower its loss ({values[0]:.4f} → {values[-1]:.4f}).")
     return True
