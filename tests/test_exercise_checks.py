@@ -16,6 +16,7 @@ import nbformat
 import numpy as np
 import optax
 import pytest
+import scipy.linalg
 from flax import nnx
 from scipy.linalg import sqrtm
 from scipy.optimize import linear_sum_assignment
@@ -232,8 +233,6 @@ def test_chapter_06_loss_checks_refuse_the_library_reached_through_its_tables_or
 
 
 def test_the_frechet_check_refuses_a_matrix_square_root_and_the_library_s_formula(capsys):
-    import scipy.linalg
-
     through_module = lambda a, b: frechet_distance_sqrtm(a, b) + 0 * scipy.linalg.sqrtm(np.eye(2)).real.sum()
     for answer in (frechet_distance_sqrtm, through_module):
         passed, said = verdict(capsys, checks.check_frechet_distance, answer)
