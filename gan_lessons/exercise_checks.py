@@ -441,8 +441,8 @@ def check_pooled(student, name="your answer") -> bool:
     mistakes = {"average pooling; the summary keeps each block's maximum": lambda maps, grid=4: maps.reshape(
         maps.shape[0], grid, maps.shape[1] // grid, grid, maps.shape[2] // grid, -1).mean(axis=(2, 4)).reshape(
         maps.shape[0], -1)}
-    small_key, large_key = jax.random.split(jax.random.key(0))  # maps taller than wide, on two grids
-    inputs = [(jax.random.normal(small_key, (3, 8, 12, 5)), 2), (jax.random.normal(large_key, (3, 8, 12, 5)), 4)]
+    inputs = [(jax.random.normal(map_key, (3, 8, 12, 5)), grid)  # maps taller than wide, on two grids
+              for map_key, grid in zip(jax.random.split(jax.random.key(0)), (2, 4))]
     return check_answer(student, features.pooled, inputs, name=name, mistakes=mistakes)
 
 
