@@ -8,7 +8,7 @@ what D sees and what each player's loss adds; these two functions do the rest, t
 
 D sees the real batch and the fake batch in two passes, so BatchNorm never mixes their statistics.
 
-The plain GAN (chapters 03-06: the MLP GAN, the DCGAN and chapter 06's recipes) is the last three functions:
+The plain GAN (chapters 03-06: the MLP GAN, the DCGAN and chapter 06's recipes) is the last five functions:
 ``plain_train_step`` takes a real batch to new parameters of both players, with the recipe's losses and
 penalties from ``gan_lessons.losses``. For the DCGAN's cross-entropy recipe:
 
