@@ -46,9 +46,16 @@ def attribute_direction(latents, scores, share: float = 0.1):
     DCGAN §6.3's "vector arithmetic" (smiling woman − neutral woman + neutral man), with the groups
     chosen by a number measured on the generated images (ink, slant) instead of by hand.
     """
+    top, bottom = attribute_groups(scores, share)
+    return jnp.mean(latents[top], axis=0) - jnp.mean(latents[bottom], axis=0)
+
+
+def attribute_groups(scores, share: float = 0.1):
+    """The indices of the top ``share`` of scores and of the bottom ``share``: the groups ``attribute_direction``
+    compares."""
     order = jnp.argsort(scores)
     count = max(1, int(len(scores) * share))
-    return jnp.mean(latents[order[-count:]], axis=0) - jnp.mean(latents[order[:count]], axis=0)
+    return order[-count:], order[:count]
 
 
 def ink(images):
