@@ -69,8 +69,13 @@ class VAE(nnx.Module):
     def __call__(self, x, epsilon):
         """(images, ε) → (pixel logits (B, 28, 28, 1), μ, log σ²) with z = μ + σ ⊙ ε."""
         mean, log_variance = self.encoder(x)
-        z = mean + jnp.exp(0.5 * log_variance) * epsilon  # (B, latent_dim): the reparameterisation
-        return self.decoder(z), mean, log_variance
+        return self.decoder(reparameterise(mean, log_variance, epsilon)), mean, log_variance
+
+
+def reparameterise(mean, log_variance, epsilon):
+    """z = μ + σ ⊙ ε with σ = exp(½ log σ²): a sample of N(μ, σ²) whose randomness is all in ε ~ N(0, I),
+    so the gradient reaches μ and σ through an ordinary function. All three (B, latent_dim)."""
+    return mean + jnp.exp(0.5 * log_variance) * epsilon
 
 
 def make_vae(key: jax.Array, latent_dim: int = 32, config: str = "cpu", learning_rate: float = 1e-3) -> TrainState:
