@@ -158,7 +158,7 @@ def importance_weighted_bound(state: TrainState, binary_images, key, samples: in
     model = nnx.merge(state.graphdef, state.params, state.batch_stats)
     mean, log_variance = model.encoder(2.0 * binary_images - 1.0)  # (B, d) each
     epsilon = jax.random.normal(key, (samples, *mean.shape))  # (K, B, d)
-    z = mean + jnp.exp(0.5 * log_variance) * epsilon
+    z = reparameterise(mean, log_variance, epsilon)  # (K, B, d): K draws for each image
     logits = jax.vmap(model.decoder)(z)  # (K, B, 28, 28, 1)
     log_weights = (jax.vmap(bernoulli_log_likelihood, in_axes=(0, None))(logits, binary_images)
                    + _log_normal(z, 0.0, 0.0) - _log_normal(z, mean, log_variance))  # (K, B)
